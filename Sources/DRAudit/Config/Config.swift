@@ -1,0 +1,93 @@
+import DRAuditCore
+import Foundation
+
+/// `dr-audit.yaml`. Every path in it is relative to the config file's folder.
+public struct Config: Sendable {
+    public struct Subsystem: Sendable {
+        public var cr: URL
+        public var secret: URL?
+        public var encryptionSecret: URL?
+        /// Overrides of the CR's backup location (`protocol`, `path`, `host`, `port`), e.g. a local copy.
+        public var target: [String: String]
+    }
+
+    public struct Cluster: Sendable {
+        public var portalBackups: URL?
+        public var managementBackups: URL?
+    }
+
+    public var file: URL
+    public var database: URL
+    public var portal: Subsystem?
+    public var management: Subsystem?
+    public var cluster: Cluster?
+    public var policy: PairingPolicy
+
+    public func subsystem(_ role: Role) -> Subsystem? { role == .portal ? portal : management }
+
+    public static func load(_ file: URL) throws -> Config {
+        let root = try Documents.load(file, what: "config")
+        return try parse(root, file: file)
+    }
+
+    static func parse(_ root: DocumentNode, file: URL) throws -> Config {
+        let name = file.lastPathComponent
+        let base = file.deletingLastPathComponent()
+        func fail(_ key: String, _ why: String) -> DRAuditError { DRAuditError("\(name): \(key): \(why)") }
+        func map(_ node: DocumentNode?, _ key: String, allowed: Set<String>) throws -> [String: DocumentNode]? {
+            guard let node else { return nil }
+            if case .null = node { return nil }
+            guard let entries = node.entries else { throw fail(key, "must be a mapping") }
+            if let unknown = entries.keys.sorted().first(where: { !allowed.contains($0) }) {
+                throw fail(key.isEmpty ? unknown : "\(key).\(unknown)", "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            return entries
+        }
+        func text(_ node: DocumentNode?, _ key: String) throws -> String? {
+            guard let node else { return nil }
+            if case .null = node { return nil }
+            guard let s = node.string, !s.isEmpty else { throw fail(key, "must be a non-empty string") }
+            return s
+        }
+        func path(_ node: DocumentNode?, _ key: String) throws -> URL? {
+            try text(node, key).map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL }
+        }
+        func duration(_ node: DocumentNode?, _ key: String, default value: TimeInterval) throws -> TimeInterval {
+            guard let t = try text(node, key) else { return value }
+            guard let d = DurationText.parse(t), d > 0 else { throw fail(key, "'\(t)' is not a duration (write it like 30m, 26h or 1d)") }
+            return d
+        }
+
+        guard let top = try map(root, "", allowed: ["database", "portal", "management", "cluster", "pairing"]) else {
+            throw DRAuditError("\(name): empty config")
+        }
+        func subsystem(_ key: String) throws -> Subsystem? {
+            guard let entries = try map(top[key], key, allowed: ["cr", "secret", "encryptionSecret", "target"]) else { return nil }
+            guard let cr = try path(entries["cr"], "\(key).cr") else { throw fail("\(key).cr", "is required") }
+            var target: [String: String] = [:]
+            for (k, v) in try map(entries["target"], "\(key).target", allowed: ["protocol", "host", "port", "path"]) ?? [:] {
+                target[k] = try text(v, "\(key).target.\(k)")
+            }
+            if target["protocol"] == "local", let p = target["path"] {
+                target["path"] = URL(fileURLWithPath: (p as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL.path
+            }
+            return Subsystem(cr: cr, secret: try path(entries["secret"], "\(key).secret"),
+                             encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target)
+        }
+        var cluster: Cluster?
+        if let entries = try map(top["cluster"], "cluster", allowed: ["portalBackups", "managementBackups"]) {
+            cluster = Cluster(portalBackups: try path(entries["portalBackups"], "cluster.portalBackups"),
+                              managementBackups: try path(entries["managementBackups"], "cluster.managementBackups"))
+        }
+        let pairing = try map(top["pairing"], "pairing", allowed: ["tolerance", "rpo"]) ?? [:]
+        let policy = PairingPolicy(tolerance: try duration(pairing["tolerance"], "pairing.tolerance", default: 30 * 60),
+                                   rpo: try duration(pairing["rpo"], "pairing.rpo", default: 26 * 3600))
+        guard let database = try path(top["database"], "database") else { throw fail("database", "is required") }
+        let config = Config(file: file, database: database, portal: try subsystem("portal"),
+                            management: try subsystem("management"), cluster: cluster, policy: policy)
+        guard config.portal != nil || config.management != nil else {
+            throw DRAuditError("\(name): neither portal nor management is configured")
+        }
+        return config
+    }
+}

@@ -1,0 +1,301 @@
+import DRAuditCore
+import Foundation
+import GRDB
+
+/// The SQLite index: objects, parsed backups, cluster records, scans and audit findings.
+/// Schema lives in `migrations/*.sql` (embedded at build time); GRDB's migrator records what was applied.
+public final class Index: @unchecked Sendable {
+    public let path: String
+    private let queue: DatabaseQueue
+
+    /// How long a second writer waits for the first before giving up.
+    public static let busyTimeout: TimeInterval = 30
+
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "dr-audit-index"
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+            throw DRAuditError("index \(path): folder \(directory) does not exist")
+        }
+        do { queue = try DatabaseQueue(path: path, configuration: configuration) } catch {
+            throw Self.describe(error, path: path)
+        }
+        try migrate()
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for migration in embeddedMigrations {
+            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+        }
+        return migrator
+    }
+
+    private func migrate() throws {
+        let migrator = Self.migrator
+        try guarded {
+            let (done, superseded) = try queue.read { db in
+                (try migrator.hasCompletedMigrations(db), try migrator.hasBeenSuperseded(db))
+            }
+            if superseded { throw DRAuditError("index \(path) was written by a newer dr-audit (unknown migrations); use that version") }
+            if !done { try migrator.migrate(queue) }
+        }
+    }
+
+    public func appliedMigrations() throws -> [String] {
+        try guarded { try queue.read { db in try Self.migrator.completedMigrations(db) } }
+    }
+
+    /// Runs database work, turning SQLite failures into one-line errors that name the index.
+    func guarded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as DRAuditError { throw error } catch { throw Self.describe(error, path: path) }
+    }
+
+    static func describe(_ error: Error, path: String) -> DRAuditError {
+        guard let db = error as? DatabaseError else { return DRAuditError("index \(path): \(DRAuditError.oneLine(error))") }
+        switch db.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return DRAuditError("index \(path) is locked by another process (waited \(Int(busyTimeout)) s); try again when it finishes")
+        case .SQLITE_READONLY:
+            return DRAuditError("index \(path) is read-only; dr-audit needs to write it")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+            return DRAuditError("index \(path) cannot be opened (check the path and its permissions)")
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return DRAuditError("index \(path) is not a dr-audit SQLite database or is damaged")
+        case .SQLITE_FULL:
+            return DRAuditError("index \(path): the disk is full")
+        default:
+            return DRAuditError("index \(path): \(db.message ?? "SQLite error \(db.resultCode.rawValue)")")
+        }
+    }
+
+    // MARK: - Scans
+
+    public struct ScanCounts: Sendable, Equatable {
+        public var scanID: Int64
+        public var seen: Int
+        public var added: Int
+        public var gone: Int
+    }
+
+    /// A record parsed from storage or the cluster, stored as JSON and compared by that JSON.
+    public struct Row: Sendable {
+        public var key: String
+        public var kind: String
+        public var time: Double?
+        public var phase: String?
+        public var payload: String
+        public init(key: String, kind: String, time: Double? = nil, phase: String? = nil, payload: String) {
+            self.key = key
+            self.kind = kind
+            self.time = time
+            self.phase = phase
+            self.payload = payload
+        }
+    }
+
+    /// Writes one successful scan of a storage target in one transaction: its row, new objects and
+    /// backups, and the ones that went. Nothing else changes for an unchanged target.
+    public func recordStorageScan(source: String, location: String, started: Date,
+                                  objects: [(object: StorageObject, kind: ObjectKind)], backups: [Row]) throws -> ScanCounts {
+        try guarded {
+            try queue.write { db in
+                let scan = try insertScan(db, source: source, location: location, started: started, status: "ok", error: nil, code: nil)
+                let previous = try Int64.fetchOne(db, sql: "SELECT max(id) FROM scans WHERE source = ? AND status = 'ok' AND id < ?",
+                                                  arguments: [source, scan])
+                var present: [String: (id: Int64, size: Int64, mtime: Double?)] = [:]
+                let rows = try GRDB.Row.fetchCursor(db, sql: "SELECT id, key, size, mtime FROM objects WHERE source = ? AND gone_scan IS NULL",
+                                                    arguments: [source])
+                while let row = try rows.next() { present[row[1]] = (row[0], row[2], row[3]) }
+
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO objects (source, key, size, mtime, kind, first_seen_scan) VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+                let markGone = try db.cachedStatement(sql: "UPDATE objects SET gone_scan = ?, last_seen_scan = ? WHERE id = ?")
+                var counts = ScanCounts(scanID: scan, seen: 0, added: 0, gone: 0)
+                var listed: Set<String> = []
+                for (object, kind) in objects where listed.insert(object.key).inserted {
+                    counts.seen += 1
+                    let mtime = object.mtime.map { ($0.timeIntervalSince1970 * 1000).rounded() / 1000 }
+                    if let old = present[object.key] {
+                        if old.size == object.size && old.mtime == mtime { continue }
+                        try markGone.execute(arguments: [scan, previous, old.id])
+                        counts.gone += 1
+                    }
+                    try insert.execute(arguments: [source, object.key, object.size, mtime, kind.rawValue, scan])
+                    counts.added += 1
+                }
+                for (key, old) in present where !listed.contains(key) {
+                    try markGone.execute(arguments: [scan, previous, old.id])
+                    counts.gone += 1
+                }
+                try syncRows(db, table: "backups", keyColumn: "backup_id", scope: ("source", source), rows: backups, scan: scan)
+                try db.execute(sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ?, finished_at = ? WHERE id = ?",
+                               arguments: [counts.seen, counts.added, counts.gone, Date().timeIntervalSince1970, scan])
+                return counts
+            }
+        }
+    }
+
+    /// Writes one scan of the cluster exports: the PortalBackup/ManagementBackup records now present.
+    public func recordClusterScan(location: String, started: Date, records: [Row]) throws -> ScanCounts {
+        try guarded {
+            try queue.write { db in
+                let scan = try insertScan(db, source: "cluster", location: location, started: started, status: "ok", error: nil, code: nil)
+                let (added, gone) = try syncRows(db, table: "cluster_records", keyColumn: "name", scope: nil, rows: records, scan: scan)
+                try db.execute(sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ? WHERE id = ?",
+                               arguments: [records.count, added, gone, scan])
+                return ScanCounts(scanID: scan, seen: records.count, added: added, gone: gone)
+            }
+        }
+    }
+
+    /// A failed scan records itself and nothing else.
+    public func recordFailedScan(source: String, location: String, started: Date, code: String, error: String) throws {
+        try guarded {
+            try queue.write { db in
+                _ = try insertScan(db, source: source, location: location, started: started, status: "failed", error: error, code: code)
+            }
+        }
+    }
+
+    private func insertScan(_ db: Database, source: String, location: String, started: Date, status: String,
+                            error: String?, code: String?) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO scans (source, location, started_at, finished_at, status, error, error_code) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [source, location, started.timeIntervalSince1970, Date().timeIntervalSince1970, status, error, code])
+        return db.lastInsertedRowID
+    }
+
+    /// Marks rows gone that are no longer present or whose payload changed, and inserts the new ones.
+    @discardableResult
+    private func syncRows(_ db: Database, table: String, keyColumn: String, scope: (column: String, value: String)?,
+                          rows: [Row], scan: Int64) throws -> (added: Int, gone: Int) {
+        let scopeSQL = scope.map { "\($0.column) = ? AND " } ?? ""
+        let scopeArgs: [DatabaseValueConvertible] = scope.map { [$0.value] } ?? []
+        var present: [String: (id: Int64, payload: String)] = [:]
+        let kindKey = { (kind: String, key: String) in kind + "\u{0}" + key }
+        for row in try GRDB.Row.fetchAll(db, sql: "SELECT id, kind, \(keyColumn), payload FROM \(table) WHERE \(scopeSQL)gone_scan IS NULL",
+                                         arguments: StatementArguments(scopeArgs)) {
+            present[kindKey(row[1], row[2])] = (row[0], row[3])
+        }
+        var added = 0, gone = 0
+        var seen: Set<String> = []
+        for row in rows {
+            let k = kindKey(row.kind, row.key)
+            guard seen.insert(k).inserted else { continue }
+            if let old = present[k] {
+                if old.payload == row.payload { continue }
+                try db.execute(sql: "UPDATE \(table) SET gone_scan = ? WHERE id = ?", arguments: [scan, old.id])
+                gone += 1
+            }
+            if table == "backups" {
+                try db.execute(sql: "INSERT INTO backups (source, backup_id, kind, time, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [scope!.value, row.key, row.kind, row.time ?? 0, row.payload, scan])
+            } else {
+                try db.execute(sql: "INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [row.kind, row.key, row.phase, row.payload, scan])
+            }
+            added += 1
+        }
+        for (k, old) in present where !seen.contains(k) {
+            try db.execute(sql: "UPDATE \(table) SET gone_scan = ? WHERE id = ?", arguments: [scan, old.id])
+            gone += 1
+        }
+        return (added, gone)
+    }
+
+    // MARK: - Reading
+
+    public struct ScanRecord: Sendable {
+        public var id: Int64
+        public var source: String
+        public var location: String
+        public var startedAt: Date
+        public var finishedAt: Date
+        public var ok: Bool
+        public var seen: Int
+        public var added: Int
+        public var gone: Int
+        public var errorCode: String?
+        public var error: String?
+    }
+
+    public func lastScan(source: String) throws -> ScanRecord? {
+        try guarded {
+            try queue.read { db in
+                try GRDB.Row.fetchOne(db, sql: """
+                    SELECT id, source, location, started_at, finished_at, status, objects_seen, objects_added, objects_gone, error_code, error
+                    FROM scans WHERE source = ? ORDER BY id DESC LIMIT 1
+                    """, arguments: [source]).map { row in
+                    ScanRecord(id: row[0], source: row[1], location: row[2], startedAt: Date(timeIntervalSince1970: row[3]),
+                               finishedAt: Date(timeIntervalSince1970: row[4]), ok: row[5] == "ok", seen: row[6], added: row[7],
+                               gone: row[8], errorCode: row[9], error: row[10])
+                }
+            }
+        }
+    }
+
+    /// Payloads of the backups present on a target (as of its latest successful scan).
+    public func presentBackupPayloads(source: String) throws -> [(kind: String, payload: String)] {
+        try guarded {
+            try queue.read { db in
+                try GRDB.Row.fetchAll(db, sql: "SELECT kind, payload FROM backups WHERE source = ? AND gone_scan IS NULL ORDER BY time, backup_id",
+                                      arguments: [source]).map { ($0[0], $0[1]) }
+            }
+        }
+    }
+
+    /// Present objects that need an operator's eye: unrecognized names, and metadata files of zero bytes.
+    public func attentionObjects(source: String) throws -> (unrecognized: [StorageObject], emptyMetadata: [StorageObject]) {
+        try guarded {
+            try queue.read { db in
+                let rows = try GRDB.Row.fetchAll(db, sql: """
+                    SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL
+                    AND (kind = 'unrecognized' OR (size = 0 AND kind IN ('pgbackrest-info', 'pgbackrest-manifest', 'barman-info')))
+                    ORDER BY key
+                    """, arguments: [source])
+                var unrecognized: [StorageObject] = [], empty: [StorageObject] = []
+                for row in rows {
+                    let object = StorageObject(key: row[0], size: row[1], mtime: nil)
+                    if row[2] == "unrecognized" { unrecognized.append(object) } else { empty.append(object) }
+                }
+                return (unrecognized, empty)
+            }
+        }
+    }
+
+    public func presentClusterPayloads() throws -> [(kind: String, payload: String)] {
+        try guarded {
+            try queue.read { db in
+                try GRDB.Row.fetchAll(db, sql: "SELECT kind, payload FROM cluster_records WHERE gone_scan IS NULL ORDER BY kind, name")
+                    .map { ($0[0], $0[1]) }
+            }
+        }
+    }
+
+    // MARK: - Audits
+
+    public func recordAudit(now: Date, status: String, findings: [Finding]) throws {
+        try guarded {
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO audits (ran_at, now, status) VALUES (?, ?, ?)",
+                               arguments: [Date().timeIntervalSince1970, now.timeIntervalSince1970, status])
+                let audit = db.lastInsertedRowID
+                let insert = try db.cachedStatement(sql: "INSERT INTO findings (audit_id, code, severity, subject, message) VALUES (?, ?, ?, ?, ?)")
+                for f in findings {
+                    try insert.execute(arguments: [audit, f.code, f.severity.rawValue, f.subject, f.message])
+                }
+            }
+        }
+    }
+
+    /// Direct SQL for tests and ad-hoc questions.
+    public func query<T: DatabaseValueConvertible>(_ sql: String, arguments: StatementArguments = []) throws -> [T] {
+        try guarded { try queue.read { db in try T.fetchAll(db, sql: sql, arguments: arguments) } }
+    }
+}

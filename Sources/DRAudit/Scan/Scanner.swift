@@ -1,0 +1,106 @@
+import DRAuditCore
+import Foundation
+import Logging
+
+/// Lists a target, reads its metadata files, parses records, and hands everything to the index in one go.
+public struct Scanner {
+    /// Metadata files (backup.info) larger than this are not metadata.
+    public static let metadataLimit = 8 << 20
+
+    public struct Report: Sendable {
+        public var source: String
+        public var location: String
+        public var counts: Index.ScanCounts?
+        public var error: DRAuditError?
+    }
+
+    let index: Index
+    let logger: Logger
+    let progress: ((String) -> Void)?
+
+    public init(index: Index, logger: Logger, progress: ((String) -> Void)? = nil) {
+        self.index = index
+        self.logger = logger
+        self.progress = progress
+    }
+
+    /// Scans one storage target. A failure is recorded as a failed scan and changes nothing else.
+    public func scan(role: Role, target: StorageTarget) throws -> Report {
+        let started = Date()
+        let source = role.rawValue
+        var objects: [(object: StorageObject, kind: ObjectKind)] = []
+        let backups: [Index.Row]
+        do {
+            try target.list { object in
+                objects.append((object, Classifier.classify(object.key, role: role)))
+                if objects.count % 10_000 == 0 { progress?("\(source): \(objects.count) objects listed") }
+            }
+            var contents: [String: String] = [:]
+            for key in Classifier.metadataKeys(objects) {
+                // Unreadable text is left out: its backups are then reported incomplete, not guessed.
+                contents[key] = String(data: try target.read(key, limit: Self.metadataLimit), encoding: .utf8)
+            }
+            backups = try Self.rows(role: role, objects: objects, contents: contents)
+        } catch {
+            let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error), code: "TARGET_UNREACHABLE")
+            logger.error("scan failed", metadata: ["source": "\(source)", "error": "\(failure.message)"])
+            try index.recordFailedScan(source: source, location: target.location, started: started,
+                                       code: failure.code ?? "TARGET_UNREACHABLE", error: failure.message)
+            return Report(source: source, location: target.location, counts: nil, error: failure)
+        }
+        let counts = try index.recordStorageScan(source: source, location: target.location, started: started,
+                                                 objects: objects, backups: backups)
+        logger.info("scan done", metadata: ["source": "\(source)", "seen": "\(counts.seen)", "added": "\(counts.added)", "gone": "\(counts.gone)"])
+        return Report(source: source, location: target.location, counts: counts, error: nil)
+    }
+
+    static func rows(role: Role, objects: [(object: StorageObject, kind: ObjectKind)], contents: [String: String]) throws -> [Index.Row] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .secondsSince1970
+        switch role {
+        case .portal:
+            return try objects.compactMap { pair in
+                guard pair.kind != .unrecognized, let file = Classifier.portalFile(pair.object) else { return nil }
+                // Keyed by path: the same file name may sit in two folders.
+                return Index.Row(key: file.key, kind: pair.kind.rawValue, time: file.time.timeIntervalSince1970,
+                                 payload: String(decoding: try encoder.encode(file), as: UTF8.self))
+            }
+        case .management:
+            return try Classifier.managementBackups(objects, contents: contents).map { backup in
+                Index.Row(key: backup.id, kind: backup.format.rawValue, time: backup.time.timeIntervalSince1970,
+                          payload: String(decoding: try encoder.encode(backup), as: UTF8.self))
+            }
+        }
+    }
+
+    /// Reads the cluster exports and records their backup CRs. A bad export fails the whole cluster scan.
+    public func scanCluster(_ cluster: Config.Cluster) throws -> Report {
+        let started = Date()
+        let files = [(Role.portal, cluster.portalBackups), (Role.management, cluster.managementBackups)]
+        let location = files.compactMap { $0.1?.path }.joined(separator: ", ")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var rows: [Index.Row] = []
+        do {
+            for case let (role, url?) in files {
+                let document = try Documents.load(url, what: "\(role.rawValue) backups export")
+                let records: [ClusterRecord]
+                do { records = try ClusterExport.records(document, role: role) } catch {
+                    throw DRAuditError("\(role.rawValue) backups export \(url.path): \(DRAuditError.oneLine(error))", code: "CLUSTER_EXPORT_INVALID")
+                }
+                for r in records {
+                    rows.append(Index.Row(key: r.name, kind: r.kind.rawValue, phase: r.phase,
+                                          payload: String(decoding: try encoder.encode(r), as: UTF8.self)))
+                }
+            }
+        } catch {
+            let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error))
+            try index.recordFailedScan(source: "cluster", location: location, started: started,
+                                       code: failure.code ?? "CLUSTER_EXPORT_INVALID", error: failure.message)
+            return Report(source: "cluster", location: location, counts: nil, error: failure)
+        }
+        let counts = try index.recordClusterScan(location: location, started: started, records: rows)
+        return Report(source: "cluster", location: location, counts: counts, error: nil)
+    }
+}

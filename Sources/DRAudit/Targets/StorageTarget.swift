@@ -1,0 +1,25 @@
+import DRAuditCore
+import Foundation
+
+/// A place backups are stored. Implementations: local folder; SFTP and S3 plug in here.
+public protocol StorageTarget: Sendable {
+    /// Where it points, for messages and the index. Never holds credentials.
+    var location: String { get }
+    /// Lists every object below the root, recursively, calling `visit` for each.
+    func list(_ visit: (StorageObject) throws -> Void) throws
+    /// Reads a small object whole; fails when it is larger than `limit` bytes.
+    func read(_ key: String, limit: Int) throws -> Data
+}
+
+public enum TargetFactory {
+    public static func make(role: Role, artifacts: SubsystemArtifacts) throws -> StorageTarget {
+        let spec = artifacts.target
+        switch spec.protocol {
+        case "local":
+            guard let path = spec.path else { throw DRAuditError("\(role.rawValue) target: protocol local needs a path") }
+            return LocalTarget(root: URL(fileURLWithPath: path))
+        default:
+            throw DRAuditError("\(role.rawValue) target: protocol '\(spec.protocol)' is not supported by this build (supported: local)")
+        }
+    }
+}

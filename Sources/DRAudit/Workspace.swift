@@ -1,0 +1,95 @@
+import DRAuditCore
+import Foundation
+import Logging
+
+/// A config, its index and the operator's artifacts: what every command works on.
+public final class Workspace {
+    public let config: Config
+    public let index: Index
+    let logger: Logger
+
+    public init(configPath: String, logger: Logger = Workspace.quietLogger) throws {
+        config = try Config.load(URL(fileURLWithPath: configPath))
+        index = try Index(path: config.database.path)
+        self.logger = logger
+    }
+
+    public static var quietLogger: Logger {
+        var logger = Logger(label: "dr-audit")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    public var roles: [Role] { Role.allCases.filter { config.subsystem($0) != nil } }
+
+    public func artifacts(_ role: Role) throws -> SubsystemArtifacts? {
+        guard let subsystem = config.subsystem(role) else { return nil }
+        return try Artifacts.load(role, config: subsystem)
+    }
+
+    /// Scans every configured target and the cluster exports; each source is its own transaction.
+    public func scan(progress: ((String) -> Void)? = nil) throws -> [Scanner.Report] {
+        let scanner = Scanner(index: index, logger: logger, progress: progress)
+        var reports: [Scanner.Report] = []
+        // Resolve every target first: a config mistake stops the run before anything is written.
+        let targets = try roles.map { role -> (Role, StorageTarget) in
+            (role, try TargetFactory.make(role: role, artifacts: try artifacts(role)!))
+        }
+        for (role, target) in targets {
+            progress?("\(role.rawValue): scanning \(target.location)")
+            reports.append(try scanner.scan(role: role, target: target))
+        }
+        if let cluster = config.cluster, cluster.portalBackups != nil || cluster.managementBackups != nil {
+            progress?("cluster: reading exports")
+            reports.append(try scanner.scanCluster(cluster))
+        }
+        return reports
+    }
+
+    /// Everything the pure audit needs, read from the index and the saved artifacts.
+    public func auditInput(now: Date, tolerance: TimeInterval? = nil, withDeployment: Bool = true) throws -> AuditInput {
+        var policy = config.policy
+        if let tolerance { policy.tolerance = tolerance }
+        var input = AuditInput(now: now, policy: policy)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        func decode<T: Decodable>(_ type: T.Type, _ payload: String) throws -> T {
+            do { return try decoder.decode(T.self, from: Data(payload.utf8)) } catch {
+                throw DRAuditError("index \(index.path): a stored record does not decode; was it edited by hand? (\(DRAuditError.oneLine(error)))")
+            }
+        }
+        for role in roles {
+            let payloads = try index.presentBackupPayloads(source: role.rawValue)
+            switch role {
+            case .portal: input.portalFiles = try payloads.map { try decode(PortalBackupFile.self, $0.payload) }
+            case .management: input.managementBackups = try payloads.map { try decode(ManagementBackup.self, $0.payload) }
+            }
+            let attention = try index.attentionObjects(source: role.rawValue)
+            input.unrecognized += attention.unrecognized.map { UnrecognizedObject(role: role, key: $0.key, size: $0.size) }
+            input.emptyMetadata += attention.emptyMetadata.map { UnrecognizedObject(role: role, key: $0.key, size: 0) }
+            input.sources.append(try sourceState(role.rawValue, fallbackLocation: config.subsystem(role)!.cr.path))
+        }
+        if let cluster = config.cluster, cluster.portalBackups != nil || cluster.managementBackups != nil {
+            let records = try index.presentClusterPayloads().map { try decode(ClusterRecord.self, $0.payload) }
+            if cluster.portalBackups != nil { input.portalRecords = records.filter { $0.role == .portal } }
+            if cluster.managementBackups != nil { input.managementRecords = records.filter { $0.role == .management } }
+            input.sources.append(try sourceState("cluster", fallbackLocation: "cluster exports"))
+        }
+        if withDeployment {
+            let portal = try artifacts(.portal)
+            let management = try artifacts(.management)
+            input.deployment = DeploymentState(portalCR: portal?.cr, managementCR: management?.cr,
+                                               portalSecret: portal?.secret, managementSecret: management?.secret,
+                                               encryptionSecret: Artifacts.encryptionSecret(config.portal?.encryptionSecret))
+        }
+        return input
+    }
+
+    private func sourceState(_ source: String, fallbackLocation: String) throws -> SourceState {
+        guard let scan = try index.lastScan(source: source) else {
+            return SourceState(source: source, location: fallbackLocation, lastScanAt: nil, ok: false)
+        }
+        return SourceState(source: source, location: scan.location, lastScanAt: scan.startedAt, ok: scan.ok,
+                           errorCode: scan.errorCode, error: scan.error)
+    }
+}

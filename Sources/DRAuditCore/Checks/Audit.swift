@@ -1,0 +1,274 @@
+import Foundation
+
+public enum Severity: String, Codable, Sendable, Comparable {
+    case info, warn, fail
+    private var rank: Int { self == .info ? 0 : self == .warn ? 1 : 2 }
+    public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
+}
+
+public struct Finding: Hashable, Codable, Sendable {
+    public var code: String
+    public var severity: Severity
+    public var subject: String
+    public var message: String
+
+    public init(_ code: String, _ severity: Severity, _ subject: String, _ message: String) {
+        self.code = code
+        self.severity = severity
+        self.subject = subject
+        self.message = message
+    }
+}
+
+/// The overall verdict and its Nagios-style exit code.
+public enum AuditStatus: String, Codable, Sendable {
+    case ok, warn, fail
+    public var exitCode: Int32 { self == .ok ? 0 : self == .warn ? 1 : 2 }
+    public init(_ findings: [Finding]) {
+        let worst = findings.map(\.severity).max() ?? .info
+        self = worst == .fail ? .fail : worst == .warn ? .warn : .ok
+    }
+}
+
+/// The last scan of one source, as the index remembers it.
+public struct SourceState: Hashable, Sendable {
+    public var source: String
+    public var location: String
+    public var lastScanAt: Date?
+    public var ok: Bool
+    public var errorCode: String?
+    public var error: String?
+    public init(source: String, location: String, lastScanAt: Date?, ok: Bool, errorCode: String? = nil, error: String? = nil) {
+        self.source = source
+        self.location = location
+        self.lastScanAt = lastScanAt
+        self.ok = ok
+        self.errorCode = errorCode
+        self.error = error
+    }
+}
+
+/// What the operator's saved artifacts say, with each problem already put into words by the loader.
+public struct DeploymentState: Sendable {
+    public enum SecretState: Sendable { case valid(name: String), invalid(String) }
+    public enum EncryptionState: Sendable { case notGiven, unreadable(String), saved(name: String, hasData: Bool) }
+    public var portalCR: SubsystemCR?
+    public var managementCR: SubsystemCR?
+    public var portalSecret: SecretState?
+    public var managementSecret: SecretState?
+    public var encryptionSecret: EncryptionState = .notGiven
+    public init(portalCR: SubsystemCR? = nil, managementCR: SubsystemCR? = nil, portalSecret: SecretState? = nil,
+                managementSecret: SecretState? = nil, encryptionSecret: EncryptionState = .notGiven) {
+        self.portalCR = portalCR
+        self.managementCR = managementCR
+        self.portalSecret = portalSecret
+        self.managementSecret = managementSecret
+        self.encryptionSecret = encryptionSecret
+    }
+}
+
+public struct AuditInput: Sendable {
+    public var now: Date
+    public var policy: PairingPolicy
+    public var portalFiles: [PortalBackupFile] = []
+    public var managementBackups: [ManagementBackup] = []
+    public var unrecognized: [UnrecognizedObject] = []
+    /// Management metadata files (backup.info, backup.manifest) of zero bytes.
+    public var emptyMetadata: [UnrecognizedObject] = []
+    /// nil when no export was configured (no cross-check), [] when the cluster has none.
+    public var portalRecords: [ClusterRecord]?
+    public var managementRecords: [ClusterRecord]?
+    public var sources: [SourceState] = []
+    public var deployment = DeploymentState()
+
+    public init(now: Date, policy: PairingPolicy) {
+        self.now = now
+        self.policy = policy
+    }
+}
+
+public struct Assessment: Sendable {
+    public var pairing: PairingResult
+    public var findings: [Finding]
+    public var status: AuditStatus { AuditStatus(findings) }
+}
+
+public enum Audit {
+    public static func assess(_ input: AuditInput) -> Assessment {
+        let failedPortal = Set((input.portalRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
+        let failedManagement = Set((input.managementRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
+        let usablePortal = input.portalFiles.filter { !failedPortal.contains($0.fileName) }
+        let restorable = Pairing.restorable(input.managementBackups, contradicted: failedManagement)
+        let pairing = Pairing.pair(portalFiles: usablePortal, restorableManagement: restorable, policy: input.policy)
+
+        var findings: [Finding] = []
+        findings += sourceFindings(input)
+        findings += pairFindings(input, pairing)
+        findings += portalFindings(pairing)
+        findings += pairing.unpairedManagement.map {
+            Finding("UNPAIRED_BACKUP", .info, "management \($0.id)", "restorable management \($0.id) (\(UTC.rfc3339($0.time))) has no complete portal run within \(DurationText.format(input.policy.tolerance))")
+        }
+        findings += pairing.unpairedRuns.map {
+            Finding("UNPAIRED_BACKUP", .info, "portal run \(UTC.rfc3339($0.start))", "complete portal run \(UTC.rfc3339($0.start)) has no restorable management backup within \(DurationText.format(input.policy.tolerance))")
+        }
+        findings += managementFindings(input, contradicted: failedManagement)
+        findings += crossCheckFindings(input)
+        findings += deploymentFindings(input)
+        findings += input.unrecognized.map {
+            Finding("UNRECOGNIZED_OBJECT", .warn, $0.key, "\($0.role.rawValue) target holds \($0.key) (\($0.size) bytes), which is not a known backup name; kept in the index")
+        }
+        findings += input.emptyMetadata.map {
+            Finding("OBJECT_EMPTY", .warn, $0.key, "\($0.role.rawValue) metadata file \($0.key) is empty")
+        }
+        findings.sort { ($1.severity, $0.code, $0.subject) < ($0.severity, $1.code, $1.subject) }
+        return Assessment(pairing: pairing, findings: findings)
+    }
+
+    static func sourceFindings(_ input: AuditInput) -> [Finding] {
+        input.sources.compactMap { s in
+            guard let at = s.lastScanAt else {
+                return Finding("TARGET_NOT_SCANNED", .fail, s.source, "\(s.source) (\(s.location)) has never been scanned: run dr-audit scan")
+            }
+            guard !s.ok else { return nil }
+            return Finding(s.errorCode ?? "TARGET_UNREACHABLE", .fail, s.source,
+                           "last \(s.source) scan (\(UTC.rfc3339(at))) of \(s.location) failed: \(s.error ?? "unknown error")")
+        }
+    }
+
+    static func pairFindings(_ input: AuditInput, _ pairing: PairingResult) -> [Finding] {
+        guard let newest = pairing.pairs.first else {
+            return [Finding("NO_RESTORABLE_PAIR", .fail, "pairs",
+                            "no restorable management backup lies within \(DurationText.format(input.policy.tolerance)) of a complete portal run")]
+        }
+        let age = input.now.timeIntervalSince(newest.restorePoint)
+        guard age > input.policy.rpo else { return [] }
+        return [Finding("RPO_EXCEEDED", .fail, UTC.rfc3339(newest.restorePoint),
+                        "newest restorable pair is \(DurationText.format(age)) old, over the RPO of \(DurationText.format(input.policy.rpo))")]
+    }
+
+    static func portalFindings(_ pairing: PairingResult) -> [Finding] {
+        var findings: [Finding] = []
+        for run in pairing.incompleteRuns {
+            let subject = "portal run \(UTC.rfc3339(run.start))"
+            if run.system == nil {
+                findings.append(Finding("PORTAL_SYSTEM_MISSING", .warn, subject, "\(subject) has no system backup"))
+            }
+            for site in run.missingSites {
+                findings.append(Finding("PORTAL_SITE_MISSING", .warn, site, "\(subject) has no backup of site \(site)"))
+            }
+            for file in run.emptyFiles {
+                findings.append(Finding("OBJECT_EMPTY", .warn, file.key, "portal backup \(file.key) is empty (0 bytes)"))
+            }
+        }
+        return findings
+    }
+
+    static func managementFindings(_ input: AuditInput, contradicted: Set<String>) -> [Finding] {
+        let byID = Dictionary(input.managementBackups.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return input.managementBackups.sorted { $0.time < $1.time }.compactMap { b in
+            let subject = "management \(b.id)"
+            switch b.status {
+            case .failed:
+                return Finding("BACKUP_FAILED", .warn, subject, "\(subject) failed: \(b.detail ?? "error recorded")")
+            case .incomplete:
+                return Finding("MGMT_BACKUP_INCOMPLETE", .warn, subject, "\(subject) is incomplete: \(b.detail ?? "metadata missing")")
+            case .complete:
+                // A Failed cluster record is reported by the cross-check; here only the storage chain counts.
+                guard let problem = Pairing.chainProblem(b, byID: byID), b.prior != nil else { return nil }
+                return Finding("MGMT_CHAIN_BROKEN", .warn, subject, "\(subject) (\(b.type)) cannot be restored: \(problem)")
+            }
+        }
+    }
+
+    static func crossCheckFindings(_ input: AuditInput) -> [Finding] {
+        var findings: [Finding] = []
+        func check(_ records: [ClusterRecord]?, objects: [(name: String, time: Date)], what: String) {
+            guard let records else { return }
+            let present = Set(objects.map(\.name))
+            var described: Set<String> = []
+            for r in records {
+                let subject = "\(r.kind.rawValue)/\(r.name)"
+                if let name = r.objectName { described.insert(name) }
+                switch r.verdict {
+                case .failed:
+                    findings.append(Finding("BACKUP_FAILED", .warn, subject, "\(subject) is Failed\(r.objectName.map { " (\($0))" } ?? ""); not counted as restorable"))
+                case .ready:
+                    if let name = r.objectName, !present.contains(name) {
+                        findings.append(Finding("CR_WITHOUT_OBJECT", .warn, subject, "\(subject) is Ready but \(name) is not on the \(what) target; it cannot be restored"))
+                    }
+                case .pending: break
+                }
+            }
+            for object in objects where !described.contains(object.name)
+                && input.now.timeIntervalSince(object.time) > input.policy.recordGrace {
+                findings.append(Finding("OBJECT_WITHOUT_CR", .warn, object.name, "\(what) backup \(object.name) has no backup CR in the cluster"))
+            }
+        }
+        check(input.portalRecords, objects: input.portalFiles.map { ($0.fileName, $0.time) }, what: "portal")
+        check(input.managementRecords,
+              objects: input.managementBackups.filter { $0.status == .complete }.map { ($0.id, $0.time) }, what: "management")
+        return findings
+    }
+
+    static func deploymentFindings(_ input: AuditInput) -> [Finding] {
+        let d = input.deployment
+        var findings: [Finding] = []
+        for cr in [d.portalCR, d.managementCR].compactMap({ $0 }) {
+            let subject = "\(cr.kind)/\(cr.name)"
+            if cr.name.count > cr.nameLimit {
+                findings.append(Finding("CR_NAME_TOO_LONG", .warn, subject, "\(subject) name has \(cr.name.count) characters; the DR procedure allows \(cr.nameLimit)"))
+            }
+            if cr.originalUID == nil {
+                findings.append(Finding("ORIGINAL_UID_MISSING", .warn, subject, "\(subject) has no spec.originalUID; a restored \(cr.role.rawValue) must carry the original UID"))
+            }
+        }
+        if let portal = d.portalCR {
+            let subject = "\(portal.kind)/\(portal.name)"
+            if let expected = portal.encryptionSecretName {
+                switch d.encryptionSecret {
+                case .notGiven:
+                    findings.append(Finding("ENCRYPTION_SECRET_NOT_SAVED", .fail, expected, "the portal encryption Secret \(expected) is not saved (config portal.encryptionSecret); a restore needs it"))
+                case let .unreadable(why):
+                    findings.append(Finding("ENCRYPTION_SECRET_NOT_SAVED", .fail, expected, "the saved portal encryption Secret is unusable: \(why)"))
+                case let .saved(name, hasData):
+                    if name != expected {
+                        findings.append(Finding("ENCRYPTION_SECRET_MISMATCH", .fail, expected, "the saved encryption Secret is \(name) but \(subject) uses \(expected)"))
+                    } else if !hasData {
+                        findings.append(Finding("ENCRYPTION_SECRET_MISMATCH", .fail, expected, "the saved encryption Secret \(name) holds no data"))
+                    }
+                }
+            } else {
+                findings.append(Finding("ENCRYPTION_SECRET_UNSET", .warn, subject, "\(subject) sets no spec.encryptionSecret; the restore topic expects a saved, re-applied encryption Secret"))
+            }
+        }
+        for (cr, state) in [(d.portalCR, d.portalSecret), (d.managementCR, d.managementSecret)] {
+            guard let cr else { continue }
+            let expected = cr.backup.credentials
+            switch state {
+            case nil:
+                if cr.backup.protocol != "local" {
+                    findings.append(Finding("BACKUP_SECRET_INVALID", .fail, expected ?? cr.role.rawValue, "no saved \(cr.role.rawValue) backup credential Secret (config \(cr.role.rawValue).secret)"))
+                }
+            case let .invalid(why)?:
+                findings.append(Finding("BACKUP_SECRET_INVALID", .fail, expected ?? cr.role.rawValue, why))
+            case let .valid(name)?:
+                if let expected, expected != name {
+                    findings.append(Finding("BACKUP_SECRET_INVALID", .fail, expected, "the saved \(cr.role.rawValue) backup Secret is \(name) but \(cr.kind)/\(cr.name) names \(expected)"))
+                }
+            }
+        }
+        if let p = d.portalCR?.backup.schedule, let m = d.managementCR?.backup.schedule {
+            switch (CronSchedule(p), CronSchedule(m)) {
+            case let (ps?, ms?):
+                if !CronSchedule.align(ps, ms, tolerance: input.policy.tolerance, from: input.now) {
+                    findings.append(Finding("SCHEDULE_MISALIGNED", .warn, "schedules", "portal schedule '\(p)' and management schedule '\(m)' never fire within \(DurationText.format(input.policy.tolerance)) of each other"))
+                }
+            case (nil, _):
+                findings.append(Finding("SCHEDULE_MISALIGNED", .warn, "schedules", "portal schedule '\(p)' is not a 5-field cron expression"))
+            case (_, nil):
+                findings.append(Finding("SCHEDULE_MISALIGNED", .warn, "schedules", "management schedule '\(m)' is not a 5-field cron expression"))
+            }
+        }
+        return findings
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// Where and how a subsystem writes its backups (`spec.portalBackup` / `spec.databaseBackup`).
+public struct BackupSpec: Hashable, Codable, Sendable {
+    public var `protocol`: String
+    public var host: String?
+    public var port: Int?
+    public var path: String?
+    public var credentials: String?
+    public var schedule: String?
+    public var s3Provider: String?
+    public var uriStyle: String?
+    public var backupCerts: String?
+
+    public init(protocol: String, host: String? = nil, port: Int? = nil, path: String? = nil, credentials: String? = nil,
+                schedule: String? = nil, s3Provider: String? = nil, uriStyle: String? = nil, backupCerts: String? = nil) {
+        self.protocol = `protocol`
+        self.host = host
+        self.port = port
+        self.path = path
+        self.credentials = credentials
+        self.schedule = schedule
+        self.s3Provider = s3Provider
+        self.uriStyle = uriStyle
+        self.backupCerts = backupCerts
+    }
+}
+
+/// A PortalCluster, ManagementCluster or APIConnectCluster CR, reduced to what DR depends on.
+public struct SubsystemCR: Hashable, Sendable {
+    public var kind: String
+    public var name: String
+    public var role: Role
+    public var originalUID: String?
+    public var backup: BackupSpec
+    public var encryptionSecretName: String?
+
+    /// The DR topic's name limits: subsystem CRs over 15 characters need originalUID; the
+    /// APIConnectCluster name is limited to 10.
+    public var nameLimit: Int { kind == "APIConnectCluster" ? 10 : 15 }
+
+    public static func parse(_ document: DocumentNode, role: Role) throws -> SubsystemCR {
+        guard let kind = document["kind"]?.string else { throw DocumentError("no kind") }
+        let own = role == .portal ? "PortalCluster" : "ManagementCluster"
+        guard kind == own || kind == "APIConnectCluster" else {
+            throw DocumentError("kind is \(kind), expected \(own) or APIConnectCluster")
+        }
+        guard let name = document["metadata", "name"]?.string, !name.isEmpty else { throw DocumentError("no metadata.name") }
+        let sub = role == .portal ? "portal" : "management"
+        let sectionNames = role == .portal ? ["portalBackup", "databaseBackups"] : ["databaseBackup", "databaseBackups"]
+        var candidates: [[String]] = sectionNames.map { ["spec", $0] }
+        if kind == "APIConnectCluster" { candidates = sectionNames.map { ["spec", sub, $0] } + candidates }
+        guard let (path, section) = candidates.lazy.compactMap({ p in document[p].map { (p, $0) } }).first,
+              section.entries != nil else {
+            throw DocumentError("no \(candidates.map { $0.joined(separator: ".") }.joined(separator: " or "))")
+        }
+        let where_ = path.joined(separator: ".")
+        guard let proto = section["protocol"]?.string, !proto.isEmpty else { throw DocumentError("\(where_).protocol is missing") }
+        var port: Int?
+        if let text = section["port"]?.string {
+            guard let p = Int(text), (1...65535).contains(p) else { throw DocumentError("\(where_).port '\(text)' is not a port") }
+            port = p
+        }
+        let spec = BackupSpec(protocol: proto, host: section["host"]?.string, port: port, path: section["path"]?.string,
+                              credentials: section["credentials"]?.string, schedule: section["schedule"]?.string,
+                              s3Provider: section["s3provider"]?.string, uriStyle: section["backups3URIStyle"]?.string,
+                              backupCerts: section["backupCerts"]?.string)
+        let uid = (kind == "APIConnectCluster" ? document["spec", sub, "originalUID"]?.string : nil)
+            ?? document["spec", "originalUID"]?.string
+        let enc = (kind == "APIConnectCluster" ? document["spec", sub, "encryptionSecret", "secretName"]?.string : nil)
+            ?? document["spec", "encryptionSecret", "secretName"]?.string
+            ?? document["spec", "encryptionSecret"]?.string
+        return SubsystemCR(kind: kind, name: name, role: role, originalUID: uid.flatMap { $0.isEmpty ? nil : $0 },
+                           backup: spec, encryptionSecretName: enc)
+    }
+}
+
+/// Credentials from a backup Secret. Never printed: its description is redacted.
+public struct BackupCredentials: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public var username: String?
+    public var password: String?
+    public var privateKey: String?
+
+    public init(username: String? = nil, password: String? = nil, privateKey: String? = nil) {
+        self.username = username
+        self.password = password
+        self.privateKey = privateKey
+    }
+
+    public var description: String { "BackupCredentials(username: \(username == nil ? "none" : "set"), secret: redacted)" }
+    public var debugDescription: String { description }
+}
+
+/// A Kubernetes Secret as saved to a file.
+public struct SavedSecret: Sendable {
+    public var name: String
+    /// Decoded `data` (and `stringData`) values.
+    public var values: [String: Data]
+
+    /// Parses a Secret; a value that is not base64 is an error naming the key (never the value).
+    public static func parse(_ document: DocumentNode) throws -> SavedSecret {
+        guard document["kind"]?.string == "Secret" else { throw DocumentError("kind is \(document["kind"]?.string ?? "missing"), expected Secret") }
+        guard let name = document["metadata", "name"]?.string, !name.isEmpty else { throw DocumentError("no metadata.name") }
+        var values: [String: Data] = [:]
+        for (key, value) in document["data"]?.entries ?? [:] {
+            guard let text = value.string else { throw DocumentError("data.\(key) is not a string") }
+            let compact = text.filter { !$0.isWhitespace }
+            guard let data = Data(base64Encoded: compact) else { throw DocumentError("data.\(key) is not valid base64") }
+            values[key] = data
+        }
+        for (key, value) in document["stringData"]?.entries ?? [:] {
+            guard let text = value.string else { throw DocumentError("stringData.\(key) is not a string") }
+            values[key] = Data(text.utf8)
+        }
+        return SavedSecret(name: name, values: values)
+    }
+
+    /// The credentials a backup target needs: `username`/`password` (EDB object store: `key`/`keysecret`),
+    /// or an SSH key (`ssh-privatekey` or `identity`).
+    public func backupCredentials() throws -> BackupCredentials {
+        func text(_ key: String) throws -> String? {
+            guard let data = values[key] else { return nil }
+            guard let s = String(data: data, encoding: .utf8) else { throw DocumentError("\(key) is not UTF-8 text") }
+            return s.trimmingCharacters(in: .newlines)
+        }
+        let user = try text("username") ?? text("key")
+        let pass = try text("password") ?? text("keysecret")
+        let privateKey = try text("ssh-privatekey") ?? text("identity")
+        guard let user, !user.isEmpty else { throw DocumentError("has no username (or key)") }
+        guard (pass.map { !$0.isEmpty } ?? false) || privateKey != nil else {
+            throw DocumentError("has no password (or keysecret, ssh-privatekey, identity)")
+        }
+        return BackupCredentials(username: user, password: pass, privateKey: privateKey)
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+
+/// Decides what each listed object is, and builds backup records from the objects and the
+/// metadata files the scanner read for it. Pure: the scanner does the reading.
+public enum Classifier {
+    public static func classify(_ key: String, role: Role) -> ObjectKind {
+        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        guard let name = parts.last, !name.isEmpty else { return .unrecognized }
+        switch role {
+        case .portal:
+            guard let parsed = PortalFileName.parse(String(name)) else { return .unrecognized }
+            return parsed.kind == .system ? .portalSystem : .portalSite
+        case .management:
+            if let place = pgBackRestPlace(parts) { return place.kind }
+            if let place = barmanPlace(parts) { return place.kind }
+            return .unrecognized
+        }
+    }
+
+    /// Keys whose contents the scanner must read (small metadata files).
+    public static func metadataKeys(_ objects: [(object: StorageObject, kind: ObjectKind)]) -> [String] {
+        objects.filter { ($0.kind == .pgbackrestInfo || $0.kind == .barmanInfo) && $0.object.size > 0 }.map(\.object.key)
+    }
+
+    // MARK: - Places in the management layouts
+
+    struct PgBackRestPlace {
+        var repo: String      // everything before `backup/<stanza>`
+        var stanza: String
+        var label: String?    // set for objects inside a backup's folder
+        var kind: ObjectKind
+    }
+
+    static func pgBackRestPlace(_ parts: [Substring]) -> PgBackRestPlace? {
+        for i in parts.indices where parts[i] == "backup" || parts[i] == "archive" {
+            guard parts.count >= i + 3, !parts[i + 1].isEmpty else { continue }
+            let repo = parts[..<i].joined(separator: "/")
+            let stanza = String(parts[i + 1])
+            if parts[i] == "archive" {
+                return PgBackRestPlace(repo: repo, stanza: stanza, label: nil, kind: .pgbackrestArchive)
+            }
+            let third = String(parts[i + 2])
+            if parts.count == i + 3, third == "backup.info" || third == "backup.info.copy" {
+                return PgBackRestPlace(repo: repo, stanza: stanza, label: nil, kind: .pgbackrestInfo)
+            }
+            if third == "backup.history", parts.count > i + 3 {
+                return PgBackRestPlace(repo: repo, stanza: stanza, label: nil, kind: .pgbackrestData)
+            }
+            guard parts.count > i + 3, PgBackRest.parseLabel(third) != nil else { continue }
+            let isManifest = parts.count == i + 4 && (parts[i + 3] == "backup.manifest" || parts[i + 3] == "backup.manifest.copy")
+            return PgBackRestPlace(repo: repo, stanza: stanza, label: third, kind: isManifest ? .pgbackrestManifest : .pgbackrestData)
+        }
+        return nil
+    }
+
+    struct BarmanPlace {
+        var server: String
+        var backupID: String?
+        var kind: ObjectKind
+    }
+
+    static func barmanPlace(_ parts: [Substring]) -> BarmanPlace? {
+        for j in parts.indices where j >= 1 && (parts[j] == "base" || parts[j] == "wals") {
+            let serverPath = parts[..<j].joined(separator: "/")
+            if parts[j] == "wals", parts.count > j + 1 {
+                return BarmanPlace(server: serverPath, backupID: nil, kind: .barmanWAL)
+            }
+            guard parts[j] == "base", parts.count >= j + 3, Barman.parseBackupID(parts[j + 1]) != nil else { continue }
+            let isInfo = parts.count == j + 3 && parts[j + 2] == "backup.info"
+            return BarmanPlace(server: serverPath, backupID: String(parts[j + 1]), kind: isInfo ? .barmanInfo : .barmanData)
+        }
+        return nil
+    }
+
+    // MARK: - Records
+
+    public static func portalFile(_ object: StorageObject) -> PortalBackupFile? {
+        let name = String(object.fileName)
+        guard let parsed = PortalFileName.parse(name) else { return nil }
+        return PortalBackupFile(key: object.key, fileName: name, kind: parsed.kind, site: parsed.site,
+                                time: parsed.time, size: object.size)
+    }
+
+    /// Management backups from the objects of a management target and the text of its metadata files.
+    /// A metadata file missing from `contents` was not readable; its backups are reported incomplete.
+    public static func managementBackups(_ objects: [(object: StorageObject, kind: ObjectKind)],
+                                         contents: [String: String]) -> [ManagementBackup] {
+        pgBackRestBackups(objects, contents: contents) + barmanBackups(objects, contents: contents)
+    }
+
+    private struct StanzaKey: Hashable { var repo: String; var stanza: String }
+
+    private static func pgBackRestBackups(_ objects: [(object: StorageObject, kind: ObjectKind)],
+                                          contents: [String: String]) -> [ManagementBackup] {
+        var infoKeys: [StanzaKey: [String]] = [:]
+        var manifests: [StanzaKey: [String: StorageObject]] = [:]
+        var labelsSeen: [StanzaKey: Set<String>] = [:]
+        for (object, kind) in objects where [.pgbackrestInfo, .pgbackrestManifest, .pgbackrestData].contains(kind) {
+            let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
+            guard let place = pgBackRestPlace(parts) else { continue }
+            let stanza = StanzaKey(repo: place.repo, stanza: place.stanza)
+            switch kind {
+            case .pgbackrestInfo:
+                infoKeys[stanza, default: []].append(object.key)
+                labelsSeen[stanza, default: []].formUnion([])
+            case .pgbackrestManifest:
+                // Prefer backup.manifest over its .copy; a non-empty copy stands in for an empty original.
+                let label = place.label!
+                if let existing = manifests[stanza]?[label], existing.size > 0, object.key.hasSuffix(".copy") { break }
+                manifests[stanza, default: [:]][label] = object
+                labelsSeen[stanza, default: []].insert(label)
+            default:
+                if let label = place.label { labelsSeen[stanza, default: []].insert(label) }
+            }
+        }
+
+        var result: [ManagementBackup] = []
+        for stanza in labelsSeen.keys.sorted(by: { ($0.repo, $0.stanza) < ($1.repo, $1.stanza) }) {
+            let keys = (infoKeys[stanza] ?? []).sorted() // backup.info before backup.info.copy
+            var entries: [PgBackRest.InfoEntry]?
+            var infoProblem: String?
+            var usedKey: String?
+            for key in keys {
+                guard let text = contents[key] else {
+                    infoProblem = infoProblem ?? "\(key) is empty or unreadable"
+                    continue
+                }
+                do {
+                    entries = try PgBackRest.parseInfo(text)
+                    usedKey = key
+                    break
+                } catch {
+                    infoProblem = infoProblem ?? "\(key): \(error)"
+                }
+            }
+            if keys.isEmpty { infoProblem = "no backup.info in \(stanza.repo.isEmpty ? "" : stanza.repo + "/")backup/\(stanza.stanza)" }
+
+            let listed = Dictionary((entries ?? []).map { ($0.label, $0) }, uniquingKeysWith: { a, _ in a })
+            for entry in (entries ?? []) {
+                var status: ManagementBackup.Status = entry.error ? .failed : .complete
+                var detail: String? = entry.error ? "backup.info records backup-error" : nil
+                if status == .complete {
+                    if let manifest = manifests[stanza]?[entry.label] {
+                        if manifest.size == 0 { status = .incomplete; detail = "\(manifest.key) is empty" }
+                    } else {
+                        status = .incomplete
+                        detail = "backup.manifest missing for \(entry.label)"
+                    }
+                }
+                result.append(ManagementBackup(id: entry.label, format: .pgbackrest, type: entry.type, start: entry.start,
+                                               stop: entry.stop, prior: entry.prior, status: status, detail: detail,
+                                               infoKey: usedKey))
+            }
+            for label in (labelsSeen[stanza] ?? []).sorted() where listed[label] == nil {
+                guard let parsed = PgBackRest.parseLabel(label) else { continue }
+                let why = entries == nil ? (infoProblem ?? "backup.info unreadable") : "not listed in \(usedKey ?? "backup.info") (interrupted or expired)"
+                result.append(ManagementBackup(id: label, format: .pgbackrest, type: parsed.type, start: parsed.time, stop: nil,
+                                               prior: parsed.type == "full" ? nil : parsed.fullLabel,
+                                               status: .incomplete, detail: why, infoKey: usedKey ?? keys.first))
+            }
+        }
+        return result
+    }
+
+    private static func barmanBackups(_ objects: [(object: StorageObject, kind: ObjectKind)],
+                                      contents: [String: String]) -> [ManagementBackup] {
+        var infos: [String: StorageObject] = [:]
+        var hasData: Set<String> = []
+        for (object, kind) in objects where kind == .barmanInfo || kind == .barmanData {
+            let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
+            guard let place = barmanPlace(parts), let backupID = place.backupID else { continue }
+            let id = "\(place.server)/\(backupID)"
+            if kind == .barmanInfo { infos[id] = object }
+            else if object.fileName.hasPrefix("data.tar") && object.size > 0 { hasData.insert(id) }
+        }
+        return infos.keys.sorted().map { id in
+            let object = infos[id]!
+            let backupID = String(id.split(separator: "/").last!)
+            let labelTime = Barman.parseBackupID(backupID)!
+            guard let text = contents[object.key] else {
+                return ManagementBackup(id: id, format: .barman, type: "full", start: labelTime, stop: nil, prior: nil,
+                                        status: .incomplete, detail: "\(object.key) is empty or unreadable", infoKey: object.key)
+            }
+            let info: Barman.Info
+            do { info = try Barman.parseInfo(text) } catch {
+                return ManagementBackup(id: id, format: .barman, type: "full", start: labelTime, stop: nil, prior: nil,
+                                        status: .incomplete, detail: "\(object.key): \(error)", infoKey: object.key)
+            }
+            var status: ManagementBackup.Status
+            var detail: String?
+            switch info.status {
+            case "DONE":
+                status = hasData.contains(id) ? .complete : .incomplete
+                detail = hasData.contains(id) ? nil : "status DONE but no data.tar in base/\(backupID)"
+            case "FAILED":
+                status = .failed
+                detail = "barman status FAILED" + (info.error.map { ": \($0)" } ?? "")
+            default:
+                status = .incomplete
+                detail = "barman status \(info.status)"
+            }
+            return ManagementBackup(id: id, format: .barman, type: "full", start: info.begin ?? labelTime,
+                                    stop: info.end, prior: nil, status: status, detail: detail, infoKey: object.key)
+        }
+    }
+}

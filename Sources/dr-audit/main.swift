@@ -1,0 +1,164 @@
+import ArgumentParser
+import DRAudit
+import DRAuditCore
+import Foundation
+import Logging
+
+/// Exit codes: audit status 0 ok, 1 warn, 2 fail; 3 when dr-audit could not run.
+let couldNotRun: Int32 = 3
+
+struct Options: ParsableArguments {
+    @Option(name: .long, help: "The dr-audit.yaml config file.")
+    var config: String = "dr-audit.yaml"
+
+    @Flag(name: .long, help: "Log what happens to stderr.")
+    var verbose = false
+
+    func workspace() throws -> Workspace {
+        var logger = Logger(label: "dr-audit")
+        logger.logLevel = verbose ? .info : .warning
+        return try Workspace(configPath: config, logger: logger)
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+func parseNow(_ text: String?) throws -> Date {
+    guard let text else { return Date() }
+    guard let date = UTC.parseRFC3339(text) else { throw DRAuditError("--now '\(text)' is not an RFC 3339 time (2026-11-25T02:00:00Z)") }
+    return date
+}
+
+func printErr(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Scan every backup target and cluster export into the index.")
+    @OptionGroup var options: Options
+
+    func run() throws {
+        let workspace = try options.workspace()
+        let tty = isatty(STDERR_FILENO) == 1
+        let reports = try workspace.scan(progress: tty ? { printErr("… \($0)") } : nil)
+        var failed = false
+        for report in reports {
+            if let counts = report.counts {
+                print("\(report.source): \(report.location): \(counts.seen) \(report.source == "cluster" ? "records" : "objects"), \(counts.added) new, \(counts.gone) gone (scan \(counts.scanID))")
+            } else {
+                failed = true
+                printErr("dr-audit: \(report.source) scan failed: \(report.error?.message ?? "unknown error")")
+            }
+        }
+        if failed { throw ExitCode(couldNotRun) }
+    }
+}
+
+struct Pairs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List restorable point-in-time pairs of management and portal backups.")
+    @OptionGroup var options: Options
+    @Option(help: "Largest management-to-portal distance, e.g. 30m (default: the config's pairing.tolerance).")
+    var tolerance: String?
+    @Option(help: "Judge as of this RFC 3339 time (default: now).")
+    var now: String?
+    @Option(help: "table or json.")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        let workspace = try options.workspace()
+        let at = try parseNow(now)
+        var override: TimeInterval?
+        if let tolerance {
+            guard let d = DurationText.parse(tolerance) else { throw DRAuditError("--tolerance '\(tolerance)' is not a duration (30m, 1h)") }
+            override = d
+        }
+        let input = try workspace.auditInput(now: at, tolerance: override, withDeployment: false)
+        let result = Audit.assess(input).pairing
+        switch format {
+        case .json: print(Render.pairsJSON(result, now: at, tolerance: input.policy.tolerance), terminator: "")
+        case .table: print(Render.pairsTable(result, tolerance: input.policy.tolerance), terminator: "")
+        }
+    }
+}
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Check DR readiness; exit 0 ok, 1 warn, 2 fail, 3 could not run.")
+    @OptionGroup var options: Options
+    @Option(help: "Judge as of this RFC 3339 time (default: now).")
+    var now: String?
+    @Option(help: "table or json.")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        let workspace = try options.workspace()
+        let at = try parseNow(now)
+        let assessment = Audit.assess(try workspace.auditInput(now: at))
+        try workspace.index.recordAudit(now: at, status: assessment.status.rawValue, findings: assessment.findings)
+        switch format {
+        case .json: print(Render.auditJSON(assessment, now: at), terminator: "")
+        case .table: print(Render.auditTable(assessment), terminator: "")
+        }
+        throw ExitCode(assessment.status.exitCode)
+    }
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build a sample APIC backup environment in a temp folder, scan and audit it.")
+    @Option(help: "Folder to build it in (default: a new temp folder).")
+    var output: String?
+
+    func run() throws {
+        let dir = URL(fileURLWithPath: output ?? NSTemporaryDirectory() + "dr-audit-demo-\(ProcessInfo.processInfo.processIdentifier)")
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("dr-audit.sqlite").path) {
+            throw DRAuditError("demo: \(dir.path) already holds a demo; give a new --output folder")
+        }
+        let config = try SampleEnvironment.write(to: dir, options: .init(now: Date()))
+        print("Sample environment: \(dir.path)")
+        print("  21 nightly runs at 01:00 UTC; day -5 misses a portal site, day -8's management backup was interrupted,")
+        print("  day -12's management backup ran 3.5 h late, and the portal share holds one stray file.\n")
+        let workspace = try Workspace(configPath: config.path)
+        print("$ dr-audit scan --config \(config.path)")
+        for report in try workspace.scan() {
+            if let c = report.counts { print("\(report.source): \(c.seen) \(report.source == "cluster" ? "records" : "objects"), \(c.added) new, \(c.gone) gone") }
+            else { print("\(report.source): scan failed: \(report.error?.message ?? "")") }
+        }
+        let now = Date()
+        let assessment = Audit.assess(try workspace.auditInput(now: now))
+        try workspace.index.recordAudit(now: now, status: assessment.status.rawValue, findings: assessment.findings)
+        print("\n$ dr-audit pairs --config \(config.path)")
+        print(Render.pairsTable(assessment.pairing, tolerance: workspace.config.policy.tolerance))
+        print("$ dr-audit audit --config \(config.path)")
+        print(Render.auditTable(assessment))
+        print("Exit code of audit would be \(assessment.status.exitCode) (\(assessment.status.rawValue)). Try the commands above yourself.")
+    }
+}
+
+struct DRAuditCLI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dr-audit",
+        abstract: "Checks that IBM API Connect management and portal backups can be restored together.",
+        subcommands: [Scan.self, Pairs.self, AuditCommand.self, Demo.self])
+}
+
+// Every failure is one line on stderr and exit 3; usage errors keep ArgumentParser's text.
+do {
+    var command = try DRAuditCLI.parseAsRoot()
+    try command.run()
+} catch let error as DRAuditError {
+    printErr("dr-audit: \(error.message)")
+    exit(couldNotRun)
+} catch let code as ExitCode {
+    exit(code.rawValue)
+} catch {
+    let exitCode = DRAuditCLI.exitCode(for: error)
+    if exitCode == .success {
+        print(DRAuditCLI.fullMessage(for: error))
+        exit(0)
+    }
+    let message = DRAuditCLI.fullMessage(for: error)
+    printErr(message.contains("\n") || message.hasPrefix("Error") || message.hasPrefix("Usage") ? message : "dr-audit: \(message)")
+    exit(couldNotRun)
+}
