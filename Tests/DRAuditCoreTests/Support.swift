@@ -1,0 +1,45 @@
+@testable import DRAuditCore
+import Foundation
+
+func utc(_ text: String) -> Date {
+    guard let d = UTC.parseRFC3339(text) else { fatalError("bad test time \(text)") }
+    return d
+}
+
+func portalFile(_ name: String, size: Int64 = 100) -> PortalBackupFile {
+    let object = StorageObject(key: name, size: size, mtime: nil)
+    guard let file = Classifier.portalFile(object) else { fatalError("test name does not parse: \(name)") }
+    return file
+}
+
+/// A portal run's files: system at `at`, then each site a few seconds later.
+func run(_ at: String, sites: [String], system: Bool = true) -> [PortalBackupFile] {
+    let start = utc(at)
+    var files: [PortalBackupFile] = []
+    if system { files.append(portalFile(PortalFileName.format(kind: .system, site: nil, time: start))) }
+    for (i, site) in sites.enumerated() {
+        files.append(portalFile(PortalFileName.format(kind: .site, site: site, time: start.addingTimeInterval(Double(10 * (i + 1))))))
+    }
+    return files
+}
+
+func full(_ at: String, stopAfter: TimeInterval = 0, status: ManagementBackup.Status = .complete) -> ManagementBackup {
+    let t = utc(at)
+    return ManagementBackup(id: label(t) + "F", format: .pgbackrest, type: "full", start: t, stop: t.addingTimeInterval(stopAfter),
+                            prior: nil, status: status)
+}
+
+func incr(_ at: String, on prior: ManagementBackup, full: ManagementBackup, status: ManagementBackup.Status = .complete) -> ManagementBackup {
+    let t = utc(at)
+    return ManagementBackup(id: "\(full.id)_\(label(t))I", format: .pgbackrest, type: "incr", start: t, stop: t,
+                            prior: prior.id, status: status)
+}
+
+func label(_ d: Date) -> String {
+    let c = UTC.components(d)
+    return String(format: "%04d%02d%02d-%02d%02d%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+}
+
+let siteA = "portal-web.think.org@e1@enterprise"
+let siteB = "portal-web.think.org@sales-org@main-catalog"
+let siteC = "developer.example.com@partners@b2b"
