@@ -38,6 +38,9 @@ let package = Package(
         .executableTarget(name: "embed-migrations"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
         .testTarget(name: "DRAuditCoreTests", dependencies: ["DRAuditCore"]),
-        .testTarget(name: "DRAuditTests", dependencies: ["DRAudit", "DRAuditCore", "dr-audit"]),
+        .testTarget(
+            name: "DRAuditTests",
+            dependencies: ["DRAudit", "DRAuditCore", "dr-audit", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
     ]
 )

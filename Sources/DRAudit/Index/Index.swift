@@ -9,12 +9,13 @@ public final class Index: @unchecked Sendable {
     private let queue: DatabaseQueue
 
     /// How long a second writer waits for the first before giving up.
-    public static let busyTimeout: TimeInterval = 30
+    public let busyTimeout: TimeInterval
 
-    public init(path: String) throws {
+    public init(path: String, busyTimeout: TimeInterval = 30) throws {
         self.path = path
+        self.busyTimeout = busyTimeout
         var configuration = Configuration()
-        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.busyMode = .timeout(busyTimeout)
         configuration.foreignKeysEnabled = true
         configuration.label = "dr-audit-index"
         let directory = (path as NSString).deletingLastPathComponent
@@ -22,7 +23,7 @@ public final class Index: @unchecked Sendable {
             throw DRAuditError("index \(path): folder \(directory) does not exist")
         }
         do { queue = try DatabaseQueue(path: path, configuration: configuration) } catch {
-            throw Self.describe(error, path: path)
+            throw Self.describe(error, path: path, busyTimeout: busyTimeout)
         }
         try migrate()
     }
@@ -52,10 +53,10 @@ public final class Index: @unchecked Sendable {
 
     /// Runs database work, turning SQLite failures into one-line errors that name the index.
     func guarded<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as DRAuditError { throw error } catch { throw Self.describe(error, path: path) }
+        do { return try body() } catch let error as DRAuditError { throw error } catch { throw Self.describe(error, path: path, busyTimeout: busyTimeout) }
     }
 
-    static func describe(_ error: Error, path: String) -> DRAuditError {
+    static func describe(_ error: Error, path: String, busyTimeout: TimeInterval) -> DRAuditError {
         guard let db = error as? DatabaseError else { return DRAuditError("index \(path): \(DRAuditError.oneLine(error))") }
         switch db.resultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED:

@@ -1,0 +1,190 @@
+@testable import DRAudit
+import DRAuditCore
+import Foundation
+import Testing
+
+/// The CLI contract, end to end, through the real binary on generated local trees.
+@Suite(.serialized)
+struct CLITests {
+    func environment(_ options: SampleEnvironment.Options = sampleOptions(), name: String = #function) throws -> (TempDir, String) {
+        let dir = try TempDir(name)
+        let config = try SampleEnvironment.write(to: dir.url, options: options)
+        return (dir, config.path)
+    }
+
+    @Test func scanPairsAuditOnTheSample() throws {
+        let (dir, config) = try environment()
+        // From another working directory: nothing may depend on the current folder.
+        let scan = try cli(["scan", "--config", config], cwd: "/")
+        #expect(scan.status == 0, "\(scan.stderr)")
+        #expect(scan.stdout.contains("portal: local:\(dir.url.path)/storage/portal:"))
+        #expect(scan.stdout.split(separator: "\n").count == 3)
+
+        let pairs = try cli(["pairs", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(pairs.status == 0, "\(pairs.stderr)")
+        let doc = try json(pairs.stdout)
+        #expect(doc["generatedAt"] as? String == testNowText)
+        #expect(doc["toleranceSeconds"] as? Int == 1800)
+        let list = try #require(doc["pairs"] as? [[String: Any]])
+        #expect(list.count == 19) // 22 nights, less the interrupted, the late and the one missing a site
+        let points = list.map { $0["restorePoint"] as! String }
+        #expect(points == points.sorted(by: >))
+        #expect(points.allSatisfy { $0.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"#, options: .regularExpression) != nil })
+        let newest = list[0]
+        #expect(newest["restorePoint"] as? String == "2026-03-15T01:04:50Z")
+        #expect(newest["skewSeconds"] as? Int == 205)
+        let management = try #require(newest["management"] as? [String: Any])
+        #expect(management["id"] as? String == "20260315-010000F") // a Sunday: the weekly full
+        #expect(management["time"] as? String == "2026-03-15T01:04:50Z")
+        let portal = try #require(newest["portal"] as? [String: Any])
+        #expect(portal["system"] as? String == "_portal_system_backup-20260315.010005.tar.gz")
+        #expect(portal["start"] as? String == "2026-03-15T01:00:05Z")
+        #expect(portal["end"] as? String == "2026-03-15T01:01:25Z")
+        #expect((portal["sites"] as? [String])?.count == 3)
+        let incomplete = try #require(doc["incompleteRuns"] as? [[String: Any]])
+        #expect(incomplete.count == 1)
+        #expect(incomplete[0]["start"] as? String == "2026-03-10T01:00:05Z")
+        #expect(incomplete[0]["missingSites"] as? [String] == ["portal-web.think.org@sales-org@main-catalog"])
+        let unpaired = try #require(doc["unpaired"] as? [String: [String]])
+        #expect(unpaired["management"]?.contains { $0.hasSuffix("20260303-043000I") } == true)
+        #expect(unpaired["portal"]?.contains("_portal_system_backup-20260303.010005.tar.gz") == true)
+
+        let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(audit.status == 1, "\(audit.stdout)\(audit.stderr)")
+        let report = try json(audit.stdout)
+        #expect(report["status"] as? String == "warn")
+        let findings = try #require(report["findings"] as? [[String: String]])
+        #expect(findings.allSatisfy { Set($0.keys) == ["code", "severity", "subject", "message"] })
+        let codes = Set(findings.filter { $0["severity"] != "info" }.map { $0["code"]! })
+        #expect(codes == ["BACKUP_FAILED", "MGMT_BACKUP_INCOMPLETE", "PORTAL_SITE_MISSING", "UNRECOGNIZED_OBJECT"])
+
+        let table = try cli(["audit", "--config", config, "--now", testNowText])
+        #expect(table.status == 1)
+        #expect(table.stdout.hasPrefix("Audit: WARN"))
+    }
+
+    @Test func rpoAndToleranceChangeTheVerdict() throws {
+        let (dir, config) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        let scan = try cli(["scan", "--config", config])
+        #expect(scan.status == 0, "\(scan.stderr)")
+        let late = try cli(["audit", "--config", config, "--now", "2026-03-16T04:00:00Z", "--format", "json"])
+        #expect(late.status == 2)
+        #expect(try json(late.stdout)["status"] as? String == "fail")
+        #expect(late.stdout.contains("RPO_EXCEEDED"))
+
+        let strict = try cli(["pairs", "--config", config, "--now", testNowText, "--tolerance", "1m", "--format", "json"])
+        #expect(strict.status == 0)
+        #expect((try json(strict.stdout)["pairs"] as? [Any])?.isEmpty == true)
+        #expect(try json(strict.stdout)["toleranceSeconds"] as? Int == 60)
+    }
+
+    @Test func aHealthyEnvironmentIsOK() throws {
+        var options = sampleOptions()
+        options.missedSiteDaysAgo = []
+        options.failedManagementDaysAgo = []
+        options.misalignedDaysAgo = []
+        options.unrecognizedFiles = []
+        let (dir, config) = try environment(options)
+        defer { withExtendedLifetime(dir) {} }
+        let scan = try cli(["scan", "--config", config])
+        #expect(scan.status == 0, "\(scan.stderr)")
+        let audit = try cli(["audit", "--config", config, "--now", testNowText])
+        #expect(audit.status == 0, "\(audit.stdout)")
+        #expect(audit.stdout.hasPrefix("Audit: OK"))
+    }
+
+    @Test func auditWithoutAScanFails() throws {
+        let (dir, config) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(audit.status == 2)
+        #expect(audit.stdout.contains("TARGET_NOT_SCANNED"))
+        #expect(audit.stdout.contains("NO_RESTORABLE_PAIR"))
+    }
+
+    @Test func unreachableTargetIsAFailedScanAndAFinding() throws {
+        let (dir, config) = try environment()
+        try FileManager.default.removeItem(at: dir.url.appendingPathComponent("storage/management"))
+        let scan = try cli(["scan", "--config", config])
+        #expect(scan.status == 3)
+        #expect(scan.stderr.contains("management scan failed"))
+        #expect(scan.stderr.contains("storage/management"))
+        let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(audit.status == 2)
+        #expect(audit.stdout.contains("TARGET_UNREACHABLE"))
+    }
+
+    @Test func badInputIsOneLineAndExitThree() throws {
+        let (dir, config) = try environment()
+        func expectOneLine(_ args: [String], mentions: String) throws {
+            let r = try cli(args)
+            #expect(r.status == 3, "\(args): \(r.stdout) \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+            #expect(r.stderr.contains(mentions), "\(r.stderr)")
+            #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack"))
+        }
+        try expectOneLine(["scan", "--config", dir.path("missing.yaml")], mentions: "missing.yaml")
+        try expectOneLine(["audit", "--config", config, "--now", "yesterday"], mentions: "--now")
+        try expectOneLine(["pairs", "--config", config, "--tolerance", "soon"], mentions: "--tolerance")
+
+        let original = try String(contentsOfFile: config, encoding: .utf8)
+        try (original + "pairing: [unclosed\n").write(toFile: config, atomically: true, encoding: .utf8)
+        try expectOneLine(["scan", "--config", config], mentions: "dr-audit.yaml")
+        try original.replacingOccurrences(of: "tolerance: 30m", with: "tolerance: 30x").write(toFile: config, atomically: true, encoding: .utf8)
+        try expectOneLine(["scan", "--config", config], mentions: "pairing.tolerance")
+        try original.replacingOccurrences(of: "  rpo: 26h", with: "  rpo: 26h\n  tolerence: 1h").write(toFile: config, atomically: true, encoding: .utf8)
+        try expectOneLine(["scan", "--config", config], mentions: "pairing.tolerence")
+        try original.write(toFile: config, atomically: true, encoding: .utf8)
+
+        try "kind: PortalCluster\nmetadata: {name: portal}\nspec: {}\n".write(toFile: dir.path("portal_cr.yaml"), atomically: true, encoding: .utf8)
+        try expectOneLine(["scan", "--config", config], mentions: "portal_cr.yaml")
+        let scans: [Int] = try Index(path: dir.path("dr-audit.sqlite")).query("SELECT count(*) FROM scans")
+        #expect(scans == [0]) // a config mistake stops before anything is written
+    }
+
+    @Test func credentialsNeverReachOutputOrIndex() throws {
+        let (dir, config) = try environment()
+        // A broken Secret beside a good one: the audit reports it without echoing any value.
+        let broken = """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: mgmt-backup-secret}
+            data:
+              username: \(Data(SampleEnvironment.managementKey.utf8).base64EncodedString())
+              password: "\(SampleEnvironment.managementSecret) is not base64"
+            """
+        try broken.write(toFile: dir.path("mgmt-backup-secret.yaml"), atomically: true, encoding: .utf8)
+        var outputs = ""
+        for args in [["scan"], ["pairs", "--format", "json"], ["audit", "--format", "json"], ["audit"], ["scan", "--verbose"]] {
+            let r = try cli(args + ["--config", config, "--now", testNowText].filter { !(args[0] == "scan" && ($0 == "--now" || $0 == testNowText)) })
+            outputs += r.stdout + r.stderr
+        }
+        #expect(outputs.contains("BACKUP_SECRET_INVALID"))
+        #expect(outputs.contains("data.password is not valid base64"))
+        let index = try Data(contentsOf: dir.url.appendingPathComponent("dr-audit.sqlite"))
+        for secret in [SampleEnvironment.portalPassword, SampleEnvironment.managementSecret, SampleEnvironment.managementKey] {
+            for form in [secret, Data(secret.utf8).base64EncodedString()] {
+                #expect(!outputs.contains(form), "output leaks \(form.prefix(3))…")
+                #expect(index.range(of: Data(form.utf8)) == nil, "index leaks \(form.prefix(3))…")
+            }
+        }
+    }
+
+    @Test func demoRuns() throws {
+        let dir = try TempDir()
+        let r = try cli(["demo", "--output", dir.path("demo")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Restorable pairs"))
+        #expect(r.stdout.contains("PORTAL_SITE_MISSING"))
+        #expect(r.stdout.contains("BACKUP_FAILED"))
+        #expect(FileManager.default.fileExists(atPath: dir.path("demo/dr-audit.sqlite")))
+    }
+
+    @Test func helpExitsZero() throws {
+        let r = try cli(["--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("scan"))
+        #expect(r.stdout.contains("audit"))
+    }
+}

@@ -1,0 +1,66 @@
+@testable import DRAudit
+import DRAuditCore
+import Foundation
+
+/// A fresh folder under the system temp dir, removed when the test's value goes away.
+final class TempDir {
+    let url: URL
+    init(_ name: String = #function) throws {
+        let clean = name.filter { $0.isLetter || $0.isNumber }
+        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("dr-audit-test-\(clean)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+    func path(_ relative: String) -> String { url.appendingPathComponent(relative).path }
+}
+
+/// The fixed clock of the end-to-end tests.
+let testNow = UTC.parseRFC3339("2026-03-15T12:00:00Z")!
+let testNowText = "2026-03-15T12:00:00Z"
+
+func sampleOptions() -> SampleEnvironment.Options { SampleEnvironment.Options(now: testNow) }
+
+/// The built `dr-audit` binary, next to the test bundle.
+func binaryURL() -> URL {
+    var dir = Bundle.main.bundleURL
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("dr-audit")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/debug/dr-audit")
+    return fallback
+}
+
+struct CLIResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the real binary, as an operator or a CronJob would.
+@discardableResult
+func cli(_ arguments: [String], cwd: String? = nil) throws -> CLIResult {
+    let process = Process()
+    process.executableURL = binaryURL()
+    process.arguments = arguments
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes before waiting so a large output cannot block the child.
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                     stderr: String(decoding: errData, as: UTF8.self))
+}
+
+func json(_ text: String) throws -> [String: Any] {
+    guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+        throw DRAuditError("not a JSON object: \(text.prefix(200))")
+    }
+    return object
+}
