@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
+        .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
         // Pure core: names, records, pairing, checks. No file, network or database access.
         .target(name: "DRAuditCore"),
         // Edges: config loading, targets (storage), cluster exports, the SQLite index, the commands' logic.
@@ -21,6 +22,7 @@ let package = Package(
             name: "DRAudit",
             dependencies: [
                 "DRAuditCore",
+                "CLibSSH2",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

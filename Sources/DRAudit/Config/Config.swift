@@ -9,6 +9,12 @@ public struct Config: Sendable {
         public var encryptionSecret: URL?
         /// Overrides of the CR's backup location (`protocol`, `path`, `host`, `port`), e.g. a local copy.
         public var target: [String: String]
+        /// SFTP: the known_hosts file to verify the server against (default ~/.ssh/known_hosts).
+        public var knownHosts: URL?
+        /// SFTP: a pinned `SHA256:` host key fingerprint, used instead of known_hosts.
+        public var hostKeyFingerprint: String?
+        /// Connect and per-operation timeout for remote targets.
+        public var timeout: TimeInterval = 30
     }
 
     public struct Cluster: Sendable {
@@ -62,7 +68,8 @@ public struct Config: Sendable {
             throw DRAuditError("\(name): empty config")
         }
         func subsystem(_ key: String) throws -> Subsystem? {
-            guard let entries = try map(top[key], key, allowed: ["cr", "secret", "encryptionSecret", "target"]) else { return nil }
+            guard let entries = try map(top[key], key, allowed: ["cr", "secret", "encryptionSecret", "target",
+                                                                         "knownHosts", "hostKeyFingerprint", "timeout"]) else { return nil }
             guard let cr = try path(entries["cr"], "\(key).cr") else { throw fail("\(key).cr", "is required") }
             var target: [String: String] = [:]
             for (k, v) in try map(entries["target"], "\(key).target", allowed: ["protocol", "host", "port", "path"]) ?? [:] {
@@ -71,8 +78,14 @@ public struct Config: Sendable {
             if target["protocol"] == "local", let p = target["path"] {
                 target["path"] = URL(fileURLWithPath: (p as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL.path
             }
+            let fingerprint = try text(entries["hostKeyFingerprint"], "\(key).hostKeyFingerprint")
+            if let fingerprint, fingerprint.range(of: #"^(SHA256:)?[A-Za-z0-9+/]{43}=?$"#, options: .regularExpression) == nil {
+                throw fail("\(key).hostKeyFingerprint", "must be a SHA256 fingerprint as ssh-keygen -lf prints it (SHA256:…)")
+            }
             return Subsystem(cr: cr, secret: try path(entries["secret"], "\(key).secret"),
-                             encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target)
+                             encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
+                             knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
+                             timeout: try duration(entries["timeout"], "\(key).timeout", default: 30))
         }
         var cluster: Cluster?
         if let entries = try map(top["cluster"], "cluster", allowed: ["portalBackups", "managementBackups"]) {

@@ -3,12 +3,23 @@ import Foundation
 
 /// The operator's saved artifacts for one subsystem: its CR, the backup target it names, its credentials.
 public struct SubsystemArtifacts: Sendable {
+    public var role: Role
+    public var config: Config.Subsystem
     public var cr: SubsystemCR
     /// The CR's backup spec with the config's `target` overrides applied.
     public var target: BackupSpec
     public var secret: DeploymentState.SecretState?
     /// Only present when the Secret parsed; never logged.
     public var credentials: BackupCredentials?
+
+    /// The credentials a remote target needs, or an error that says why they are unusable.
+    public func requireCredentials() throws -> BackupCredentials {
+        if let credentials { return credentials }
+        switch secret {
+        case let .invalid(why)?: throw DRAuditError("\(role.rawValue) target: \(why)")
+        default: throw DRAuditError("\(role.rawValue) target: no backup Secret configured (\(role.rawValue).secret)")
+        }
+    }
 }
 
 public enum Artifacts {
@@ -49,7 +60,7 @@ public enum Artifacts {
                 secretState = .invalid(message.hasPrefix(role.rawValue) ? message : "\(role.rawValue) backup Secret \(url.path): \(message)")
             }
         }
-        return SubsystemArtifacts(cr: cr, target: target, secret: secretState, credentials: credentials)
+        return SubsystemArtifacts(role: role, config: config, cr: cr, target: target, secret: secretState, credentials: credentials)
     }
 
     public static func encryptionSecret(_ url: URL?) -> DeploymentState.EncryptionState {

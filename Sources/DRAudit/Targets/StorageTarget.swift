@@ -18,8 +18,16 @@ public enum TargetFactory {
         case "local":
             guard let path = spec.path else { throw DRAuditError("\(role.rawValue) target: protocol local needs a path") }
             return LocalTarget(root: URL(fileURLWithPath: path))
+        case "sftp":
+            guard let host = spec.host, !host.isEmpty else { throw DRAuditError("\(role.rawValue) target: protocol sftp needs a host") }
+            var settings = SFTPTarget.Settings(host: host, port: spec.port ?? 22, path: spec.path ?? ".",
+                                               credentials: try artifacts.requireCredentials())
+            settings.knownHosts = artifacts.config.knownHosts?.path
+            settings.hostKeyFingerprint = artifacts.config.hostKeyFingerprint
+            settings.timeout = artifacts.config.timeout
+            return SFTPTarget(settings)
         default:
-            throw DRAuditError("\(role.rawValue) target: protocol '\(spec.protocol)' is not supported by this build (supported: local)")
+            throw DRAuditError("\(role.rawValue) target: protocol '\(spec.protocol)' is not supported by this build (supported: local, sftp)")
         }
     }
 }

@@ -1,0 +1,51 @@
+// Typed wrappers for libssh2's function-like macros, which Swift cannot call.
+#ifndef DR_AUDIT_LIBSSH2_SHIM_H
+#define DR_AUDIT_LIBSSH2_SHIM_H
+#include <libssh2.h>
+#include <libssh2_sftp.h>
+
+static inline LIBSSH2_SESSION *drssh_session_init(void) { return libssh2_session_init(); }
+
+static inline int drssh_session_disconnect(LIBSSH2_SESSION *session, const char *description) {
+    return libssh2_session_disconnect(session, description);
+}
+
+static inline int drssh_userauth_password(LIBSSH2_SESSION *session, const char *username, const char *password) {
+    return libssh2_userauth_password(session, username, password);
+}
+
+static inline LIBSSH2_SFTP_HANDLE *drssh_opendir(LIBSSH2_SFTP *sftp, const char *path) {
+    return libssh2_sftp_opendir(sftp, path);
+}
+
+static inline LIBSSH2_SFTP_HANDLE *drssh_open_read(LIBSSH2_SFTP *sftp, const char *path) {
+    return libssh2_sftp_open(sftp, path, LIBSSH2_FXF_READ, 0);
+}
+
+static inline int drssh_readdir(LIBSSH2_SFTP_HANDLE *handle, char *buffer, size_t size, LIBSSH2_SFTP_ATTRIBUTES *attrs) {
+    return libssh2_sftp_readdir(handle, buffer, size, attrs);
+}
+
+static inline int drssh_close(LIBSSH2_SFTP_HANDLE *handle) { return libssh2_sftp_close(handle); }
+
+static inline int drssh_knownhost_read(LIBSSH2_KNOWNHOSTS *hosts, const char *file) {
+    return libssh2_knownhost_readfile(hosts, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+}
+
+/// The known_hosts type mask for a session's host key type.
+static inline int drssh_knownhost_typemask(int hostkey_type) {
+    int key;
+    switch (hostkey_type) {
+    case LIBSSH2_HOSTKEY_TYPE_RSA: key = LIBSSH2_KNOWNHOST_KEY_SSHRSA; break;
+    case LIBSSH2_HOSTKEY_TYPE_DSS: key = LIBSSH2_KNOWNHOST_KEY_SSHDSS; break;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: key = LIBSSH2_KNOWNHOST_KEY_ECDSA_256; break;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: key = LIBSSH2_KNOWNHOST_KEY_ECDSA_384; break;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: key = LIBSSH2_KNOWNHOST_KEY_ECDSA_521; break;
+    case LIBSSH2_HOSTKEY_TYPE_ED25519: key = LIBSSH2_KNOWNHOST_KEY_ED25519; break;
+    default: key = LIBSSH2_KNOWNHOST_KEY_UNKNOWN; break;
+    }
+    return LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | key;
+}
+
+static inline unsigned long drssh_attr_permissions(const LIBSSH2_SFTP_ATTRIBUTES *a) { return a->permissions; }
+#endif

@@ -1,0 +1,306 @@
+import CLibSSH2
+import DRAuditCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An SFTP server reached through libssh2. The host key is always verified (known_hosts or a pinned
+/// SHA256 fingerprint) before any credential is sent.
+public final class SFTPTarget: StorageTarget, @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var host: String
+        public var port: Int = 22
+        public var path: String
+        public var credentials: BackupCredentials
+        /// A known_hosts file (OpenSSH format; hashed entries and `[host]:port` understood).
+        public var knownHosts: String?
+        /// `SHA256:<base64>` as `ssh-keygen -lf` prints it; when set, known_hosts is not consulted.
+        public var hostKeyFingerprint: String?
+        /// Connect and per-operation timeout.
+        public var timeout: TimeInterval = 30
+        /// Connection attempts before giving up (auth and host key failures are never retried).
+        public var connectAttempts = 3
+
+        public init(host: String, port: Int = 22, path: String, credentials: BackupCredentials) {
+            self.host = host
+            self.port = port
+            self.path = path
+            self.credentials = credentials
+        }
+    }
+
+    let settings: Settings
+    private var socketFD: Int32 = -1
+    private var session: OpaquePointer?
+    private var sftp: OpaquePointer?
+
+    public init(_ settings: Settings) {
+        self.settings = settings
+        Self.initializeLibrary
+    }
+
+    deinit { disconnect() }
+
+    private static let initializeLibrary: Void = { _ = libssh2_init(0) }()
+
+    public var location: String {
+        let host = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
+        return "sftp://\(host):\(settings.port)\(settings.path.hasPrefix("/") ? "" : "/")\(settings.path)"
+    }
+
+    private var root: String {
+        var p = settings.path.isEmpty ? "." : settings.path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        return p
+    }
+
+    // MARK: - StorageTarget
+
+    public func list(_ visit: (StorageObject) throws -> Void) throws {
+        try connectIfNeeded()
+        try listDirectory(root, prefix: "", visit)
+    }
+
+    public func read(_ key: String, limit: Int) throws -> Data {
+        try connectIfNeeded()
+        let remote = root + "/" + key
+        guard let handle = drssh_open_read(sftp, remote) else { throw sftpError("cannot open \(remote)") }
+        defer { _ = drssh_close(handle) }
+        var data = Data()
+        var buffer = [CChar](repeating: 0, count: 32 * 1024)
+        while true {
+            let n = libssh2_sftp_read(handle, &buffer, buffer.count)
+            if n == 0 { break }
+            if n < 0 { throw sftpError("reading \(remote) failed", rc: Int32(n)) }
+            data.append(contentsOf: buffer[0..<n].map { UInt8(bitPattern: $0) })
+            if data.count > limit { throw DRAuditError("\(location): \(remote) is larger than \(limit) bytes") }
+        }
+        return data
+    }
+
+    // MARK: - Listing
+
+    private func listDirectory(_ directory: String, prefix: String, _ visit: (StorageObject) throws -> Void) throws {
+        guard let handle = drssh_opendir(sftp, directory) else { throw sftpError("cannot open directory \(directory)") }
+        var subdirectories: [(remote: String, key: String)] = []
+        do {
+            defer { _ = drssh_close(handle) }
+            var name = [CChar](repeating: 0, count: 4096)
+            var attributes = LIBSSH2_SFTP_ATTRIBUTES()
+            while true {
+                let rc = drssh_readdir(handle, &name, name.count, &attributes)
+                if rc == 0 { break }
+                if rc < 0 { throw sftpError("listing \(directory) failed", rc: rc) }
+                let entry = String(cString: name)
+                if entry == "." || entry == ".." { continue }
+                let key = prefix.isEmpty ? entry : prefix + "/" + entry
+                // READDIR attributes are lstat's: links are skipped, never followed.
+                guard attributes.flags & UInt(LIBSSH2_SFTP_ATTR_PERMISSIONS) != 0 else { continue }
+                switch drssh_attr_permissions(&attributes) & 0o170000 {
+                case 0o040000:
+                    subdirectories.append((directory + "/" + entry, key))
+                case 0o100000:
+                    let size = attributes.flags & UInt(LIBSSH2_SFTP_ATTR_SIZE) != 0 ? Int64(attributes.filesize) : 0
+                    let mtime = attributes.flags & UInt(LIBSSH2_SFTP_ATTR_ACMODTIME) != 0
+                        ? Date(timeIntervalSince1970: TimeInterval(attributes.mtime)) : nil
+                    try visit(StorageObject(key: key, size: size, mtime: mtime))
+                default:
+                    continue
+                }
+            }
+        }
+        for sub in subdirectories.sorted(by: { $0.key < $1.key }) {
+            try listDirectory(sub.remote, prefix: sub.key, visit)
+        }
+    }
+
+    // MARK: - Connection
+
+    private func connectIfNeeded() throws {
+        if sftp != nil { return }
+        var lastError: DRAuditError?
+        for attempt in 1...max(1, settings.connectAttempts) {
+            do {
+                try connect()
+                return
+            } catch let error as DRAuditError {
+                disconnect()
+                // Only the network is worth another try; a wrong key or password stays wrong.
+                guard error.code == "TARGET_UNREACHABLE" else { throw error }
+                lastError = error
+                if attempt < settings.connectAttempts { usleep(useconds_t(250_000 * attempt)) }
+            }
+        }
+        throw lastError!
+    }
+
+    private func connect() throws {
+        socketFD = try openSocket()
+        guard let session = drssh_session_init() else { throw DRAuditError("\(location): libssh2 could not start a session") }
+        self.session = session
+        libssh2_session_set_blocking(session, 1)
+        libssh2_session_set_timeout(session, Int(settings.timeout * 1000))
+        // OpenSSH's preference, so a key recorded by `ssh` on first contact is the one offered.
+        _ = libssh2_session_method_pref(session, LIBSSH2_METHOD_HOSTKEY,
+                                        "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa")
+        let rc = libssh2_session_handshake(session, socketFD)
+        if rc != 0 { throw sessionError("SSH handshake failed", rc: rc, code: "TARGET_UNREACHABLE") }
+        try verifyHostKey(session)
+        try authenticate(session)
+        guard let sftp = libssh2_sftp_init(session) else {
+            throw sessionError("the server refused the SFTP subsystem", rc: libssh2_session_last_errno(session), code: "TARGET_UNREACHABLE")
+        }
+        self.sftp = sftp
+    }
+
+    private func openSocket() throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var result: UnsafeMutablePointer<addrinfo>?
+        let gai = getaddrinfo(settings.host, String(settings.port), &hints, &result)
+        guard gai == 0, let first = result else {
+            throw DRAuditError("\(location): cannot resolve \(settings.host): \(String(cString: gai_strerror(gai)))", code: "TARGET_UNREACHABLE")
+        }
+        defer { freeaddrinfo(result) }
+        var lastError = "no address"
+        var info: UnsafeMutablePointer<addrinfo>? = first
+        while let ai = info {
+            info = ai.pointee.ai_next
+            let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
+            if fd < 0 { lastError = String(cString: strerror(errno)); continue }
+            let flags = fcntl(fd, F_GETFL, 0)
+            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+            var rc = Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen)
+            if rc != 0 && errno == EINPROGRESS {
+                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                let ready = poll(&pfd, 1, Int32(settings.timeout * 1000))
+                if ready == 1 {
+                    var soError: Int32 = 0
+                    var len = socklen_t(MemoryLayout<Int32>.size)
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len)
+                    rc = soError == 0 ? 0 : -1
+                    if soError != 0 { errno = soError }
+                } else {
+                    rc = -1
+                    errno = ready == 0 ? ETIMEDOUT : errno
+                }
+            }
+            if rc == 0 {
+                _ = fcntl(fd, F_SETFL, flags)
+                return fd
+            }
+            lastError = String(cString: strerror(errno))
+            close(fd)
+        }
+        throw DRAuditError("\(location): cannot connect: \(lastError)", code: "TARGET_UNREACHABLE")
+    }
+
+    /// `SHA256:<base64 without padding>` of the server's host key, as OpenSSH prints it.
+    static func fingerprint(_ session: OpaquePointer) -> String? {
+        guard let hash = libssh2_hostkey_hash(session, LIBSSH2_HOSTKEY_HASH_SHA256) else { return nil }
+        let bytes = Data(bytes: hash, count: 32)
+        return "SHA256:" + bytes.base64EncodedString().replacingOccurrences(of: "=", with: "")
+    }
+
+    private func verifyHostKey(_ session: OpaquePointer) throws {
+        guard let offered = Self.fingerprint(session) else {
+            throw DRAuditError("\(location): the server offered no usable host key", code: "TARGET_UNTRUSTED")
+        }
+        if let pinned = settings.hostKeyFingerprint {
+            let want = pinned.hasPrefix("SHA256:") ? pinned : "SHA256:" + pinned
+            guard want.replacingOccurrences(of: "=", with: "") == offered else {
+                throw DRAuditError("\(location): host key \(offered) does not match the pinned hostKeyFingerprint \(want); refusing to connect", code: "TARGET_UNTRUSTED")
+            }
+            return
+        }
+        let file = settings.knownHosts ?? (NSHomeDirectory() + "/.ssh/known_hosts")
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw DRAuditError("\(location): known_hosts file \(file) is missing or unreadable; add the host key (offered \(offered)) or pin hostKeyFingerprint", code: "TARGET_UNTRUSTED")
+        }
+        guard let hosts = libssh2_knownhost_init(session) else { throw DRAuditError("\(location): libssh2 known-hosts init failed") }
+        defer { libssh2_knownhost_free(hosts) }
+        if drssh_knownhost_read(hosts, file) < 0 {
+            throw DRAuditError("\(location): known_hosts file \(file) could not be parsed", code: "TARGET_UNTRUSTED")
+        }
+        var length = 0
+        var type: Int32 = 0
+        guard let key = libssh2_session_hostkey(session, &length, &type) else {
+            throw DRAuditError("\(location): the server offered no usable host key", code: "TARGET_UNTRUSTED")
+        }
+        var found: UnsafeMutablePointer<libssh2_knownhost>?
+        // OpenSSH's rule: a non-22 port is known only as `[host]:port`. Given a port, libssh2 would
+        // also accept a plain `host` entry (port 22's key), so the name is built here and no port passed.
+        let name = settings.port == 22 ? settings.host : "[\(settings.host)]:\(settings.port)"
+        let check = libssh2_knownhost_checkp(hosts, name, -1, key, length, drssh_knownhost_typemask(type), &found)
+        switch check {
+        case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+            return
+        case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+            throw DRAuditError("\(location): HOST KEY CHANGED: the server offered \(offered), which does not match \(file); refusing to connect", code: "TARGET_UNTRUSTED")
+        case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+            throw DRAuditError("\(location): host key \(offered) is not in \(file); verify it and add it (ssh-keyscan -p \(settings.port) \(settings.host)) or pin hostKeyFingerprint", code: "TARGET_UNTRUSTED")
+        default:
+            throw DRAuditError("\(location): host key check against \(file) failed", code: "TARGET_UNTRUSTED")
+        }
+    }
+
+    private func authenticate(_ session: OpaquePointer) throws {
+        let creds = settings.credentials
+        guard let user = creds.username else { throw DRAuditError("\(location): the backup Secret has no username", code: "TARGET_AUTH_FAILED") }
+        var rc: Int32 = LIBSSH2_ERROR_AUTHENTICATION_FAILED
+        if let key = creds.privateKey {
+            rc = key.withCString { keyPointer in
+                libssh2_userauth_publickey_frommemory(session, user, user.utf8.count, nil, 0, keyPointer, key.utf8.count, nil)
+            }
+        }
+        if rc != 0, let password = creds.password {
+            rc = drssh_userauth_password(session, user, password)
+        }
+        guard rc == 0 else {
+            if rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED || rc == LIBSSH2_ERROR_FILE {
+                throw DRAuditError("\(location): authentication failed for the backup Secret's user (wrong password or key)", code: "TARGET_AUTH_FAILED")
+            }
+            throw sessionError("authentication failed", rc: rc, code: "TARGET_AUTH_FAILED")
+        }
+    }
+
+    private func disconnect() {
+        if let sftp { libssh2_sftp_shutdown(sftp) }
+        sftp = nil
+        if let session {
+            _ = drssh_session_disconnect(session, "dr-audit done")
+            libssh2_session_free(session)
+        }
+        session = nil
+        if socketFD >= 0 { close(socketFD) }
+        socketFD = -1
+    }
+
+    // MARK: - Errors
+
+    private func sessionError(_ what: String, rc: Int32, code: String) -> DRAuditError {
+        var message: UnsafeMutablePointer<CChar>?
+        var length: Int32 = 0
+        if let session { _ = libssh2_session_last_error(session, &message, &length, 0) }
+        let detail = message.map { String(cString: $0) } ?? "libssh2 error \(rc)"
+        let timeout = rc == LIBSSH2_ERROR_TIMEOUT ? " (timed out after \(Int(settings.timeout)) s)" : ""
+        return DRAuditError("\(location): \(what): \(detail)\(timeout)", code: code)
+    }
+
+    private func sftpError(_ what: String, rc: Int32? = nil) -> DRAuditError {
+        let code = rc ?? (session.map { libssh2_session_last_errno($0) } ?? 0)
+        if code == LIBSSH2_ERROR_SFTP_PROTOCOL, let sftp {
+            switch libssh2_sftp_last_error(sftp) {
+            case LIBSSH2_FX_NO_SUCH_FILE, LIBSSH2_FX_NO_SUCH_PATH:
+                return DRAuditError("\(location): \(what): no such file or directory", code: "TARGET_UNREACHABLE")
+            case LIBSSH2_FX_PERMISSION_DENIED:
+                return DRAuditError("\(location): \(what): permission denied", code: "TARGET_UNREACHABLE")
+            case let status:
+                return DRAuditError("\(location): \(what): SFTP status \(status)", code: "TARGET_UNREACHABLE")
+            }
+        }
+        return sessionError(what + " (connection lost?)", rc: code, code: "TARGET_UNREACHABLE")
+    }
+}
