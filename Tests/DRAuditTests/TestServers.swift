@@ -1,4 +1,5 @@
-import DRAudit
+@testable import DRAudit
+import DRAuditCore
 import Foundation
 
 /// The loopback servers started by scripts/test-servers.sh (make test does it). A test that needs one
@@ -77,4 +78,96 @@ final class TempTree {
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(text.utf8).write(to: file)
     }
+}
+
+/// The test SeaweedFS S3.
+struct S3Server {
+    let endpoint: String
+    let httpsEndpoint: String
+    let caBundle: String
+    let accessKey: String
+    let secretKey: String
+    let limitedAccessKey: String
+    let limitedSecretKey: String
+
+    static func running() throws -> S3Server {
+        let server = S3Server(endpoint: try TestServers.value("DRTEST_S3_ENDPOINT"), httpsEndpoint: try TestServers.value("DRTEST_S3_HTTPS_ENDPOINT"),
+                              caBundle: try TestServers.value("DRTEST_S3_CA"), accessKey: try TestServers.value("DRTEST_S3_ACCESS_KEY"),
+                              secretKey: try TestServers.value("DRTEST_S3_SECRET_KEY"),
+                              limitedAccessKey: try TestServers.value("DRTEST_S3_LIMITED_ACCESS_KEY"),
+                              limitedSecretKey: try TestServers.value("DRTEST_S3_LIMITED_SECRET_KEY"))
+        let client = try CurlClient(timeout: 5, caBundle: nil, sigv4: .init(region: "us-east-1", accessKey: server.accessKey, secretKey: server.secretKey))
+        let r = try? client.request("GET", server.endpoint + "/")
+        guard r?.status == 200 else { throw DRAuditError("test S3 is not answering at \(server.endpoint): run scripts/test-servers.sh start") }
+        return server
+    }
+
+    var credentials: BackupCredentials { BackupCredentials(username: accessKey, password: secretKey) }
+
+    /// A new, empty bucket with a unique name.
+    func bucket(_ name: String = #function) throws -> String {
+        let clean = name.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(30)
+        let bucket = "t-\(clean)-\(UUID().uuidString.prefix(8).lowercased())"
+        let r = try writer().request("PUT", "\(endpoint)/\(bucket)", body: Data())
+        guard r.status == 200 else { throw DRAuditError("creating bucket \(bucket): HTTP \(r.status)") }
+        return bucket
+    }
+
+    func writer() throws -> CurlClient {
+        try CurlClient(timeout: 10, caBundle: nil, sigv4: .init(region: "us-east-1", accessKey: accessKey, secretKey: secretKey))
+    }
+
+    /// Uploads objects over 8 kept-alive connections at once.
+    func put(bucket: String, _ objects: [(key: String, body: Data)]) throws {
+        final class Failures: @unchecked Sendable {
+            let lock = NSLock()
+            var errors: [String] = []
+            func add(_ e: String) { lock.lock(); errors.append(e); lock.unlock() }
+        }
+        let failures = Failures()
+        let lanes = 8
+        let endpoint = endpoint
+        let access = accessKey, secret = secretKey
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            do {
+                let client = try CurlClient(timeout: 10, caBundle: nil, sigv4: .init(region: "us-east-1", accessKey: access, secretKey: secret))
+                for i in stride(from: lane, to: objects.count, by: lanes) {
+                    let r = try client.request("PUT", "\(endpoint)/\(bucket)/\(S3Location.encode(objects[i].key, keepSlash: true))", body: objects[i].body)
+                    if r.status != 200 { failures.add("putting \(objects[i].key): HTTP \(r.status)") }
+                }
+            } catch {
+                failures.add("\(error)")
+            }
+        }
+        if let first = failures.errors.first { throw DRAuditError(first) }
+    }
+}
+
+/// scripts/fault-proxy.py in front of the test S3.
+final class FaultProxy {
+    let process = Process()
+    let port: Int
+
+    init(upstream: String, _ faults: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", TestServers.repoRoot.appendingPathComponent("scripts/fault-proxy.py").path, "--upstream", upstream] + faults
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        guard let text = String(data: line, encoding: .utf8), text.hasPrefix("ready "),
+              let port = Int(text.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw DRAuditError("fault proxy did not start")
+        }
+        self.port = port
+    }
+
+    var endpoint: String { "http://127.0.0.1:\(port)" }
+    deinit { if process.isRunning { process.terminate() } }
 }

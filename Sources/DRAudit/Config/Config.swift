@@ -15,6 +15,10 @@ public struct Config: Sendable {
         public var hostKeyFingerprint: String?
         /// Connect and per-operation timeout for remote targets.
         public var timeout: TimeInterval = 30
+        /// objstore: an endpoint URL replacing the CR's endpoint (`http://127.0.0.1:8333`); plain http only this way.
+        public var endpoint: String?
+        /// objstore: a PEM CA bundle for a custom S3 with a private CA (the CR's backupCerts, saved).
+        public var caBundle: URL?
     }
 
     public struct Cluster: Sendable {
@@ -69,7 +73,8 @@ public struct Config: Sendable {
         }
         func subsystem(_ key: String) throws -> Subsystem? {
             guard let entries = try map(top[key], key, allowed: ["cr", "secret", "encryptionSecret", "target",
-                                                                         "knownHosts", "hostKeyFingerprint", "timeout"]) else { return nil }
+                                                                         "knownHosts", "hostKeyFingerprint", "timeout",
+                                                                         "endpoint", "caBundle"]) else { return nil }
             guard let cr = try path(entries["cr"], "\(key).cr") else { throw fail("\(key).cr", "is required") }
             var target: [String: String] = [:]
             for (k, v) in try map(entries["target"], "\(key).target", allowed: ["protocol", "host", "port", "path"]) ?? [:] {
@@ -85,7 +90,9 @@ public struct Config: Sendable {
             return Subsystem(cr: cr, secret: try path(entries["secret"], "\(key).secret"),
                              encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
                              knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
-                             timeout: try duration(entries["timeout"], "\(key).timeout", default: 30))
+                             timeout: try duration(entries["timeout"], "\(key).timeout", default: 30),
+                             endpoint: try text(entries["endpoint"], "\(key).endpoint"),
+                             caBundle: try path(entries["caBundle"], "\(key).caBundle"))
         }
         var cluster: Cluster?
         if let entries = try map(top["cluster"], "cluster", allowed: ["portalBackups", "managementBackups"]) {

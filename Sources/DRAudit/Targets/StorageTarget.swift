@@ -26,8 +26,25 @@ public enum TargetFactory {
             settings.hostKeyFingerprint = artifacts.config.hostKeyFingerprint
             settings.timeout = artifacts.config.timeout
             return SFTPTarget(settings)
+        case "objstore":
+            let location: S3Location
+            do {
+                location = try S3Location.from(host: spec.host, path: spec.path, provider: spec.s3Provider, uriStyle: spec.uriStyle,
+                                               endpointOverride: artifacts.config.endpoint)
+            } catch {
+                throw DRAuditError("\(role.rawValue) target: \(DRAuditError.oneLine(error))")
+            }
+            var settings = S3Target.Settings(location: location, credentials: try artifacts.requireCredentials())
+            if let ca = artifacts.config.caBundle {
+                guard FileManager.default.isReadableFile(atPath: ca.path) else {
+                    throw DRAuditError("\(role.rawValue).caBundle \(ca.path) is missing or unreadable")
+                }
+                settings.caBundle = ca.path
+            }
+            settings.timeout = artifacts.config.timeout
+            return S3Target(settings)
         default:
-            throw DRAuditError("\(role.rawValue) target: protocol '\(spec.protocol)' is not supported by this build (supported: local, sftp)")
+            throw DRAuditError("\(role.rawValue) target: protocol '\(spec.protocol)' is not supported (supported: local, sftp, objstore)")
         }
     }
 }
