@@ -35,10 +35,12 @@ CREATE INDEX objects_kind ON objects (source, kind) WHERE gone_scan IS NULL;
 CREATE TABLE backups (
     id               INTEGER PRIMARY KEY,
     source           TEXT NOT NULL,
-    backup_id        TEXT NOT NULL,        -- portal file name, pgBackRest label or barman "server/backupId"
+    backup_id        TEXT NOT NULL,        -- portal: the file's key; pgBackRest label; barman "server/backupId"
     kind             TEXT NOT NULL,        -- 'portal-system', 'portal-site', 'pgbackrest', 'barman'
     time             REAL NOT NULL,        -- the point in time it restores to, Unix seconds UTC
-    payload          TEXT NOT NULL,        -- the full record as JSON
+    size             INTEGER,              -- portal files: bytes
+    site             TEXT,                 -- portal site files: the site's identity (host@porg@catalog)
+    payload          TEXT,                 -- management backups: the full record as JSON (status, chain, detail)
     first_seen_scan  INTEGER NOT NULL REFERENCES scans (id),
     gone_scan        INTEGER REFERENCES scans (id)
 );

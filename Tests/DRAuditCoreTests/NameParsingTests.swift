@@ -179,3 +179,23 @@ struct ClassifierTests {
         #expect(Classifier.classify("dir/", role: .portal) == .unrecognized)
     }
 }
+
+struct CivilTimeTests {
+    @Test func agreesWithFoundationsCalendarAcrossCenturies() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var day = calendar.date(from: DateComponents(year: 1970, month: 1, day: 1))!
+        let end = calendar.date(from: DateComponents(year: 2401, month: 3, day: 1))!
+        while day < end {
+            let c = calendar.dateComponents([.year, .month, .day, .weekday], from: day)
+            let p = UTC.parts(day.addingTimeInterval(3723))
+            #expect(p == UTC.Parts(year: c.year!, month: c.month!, day: c.day!, hour: 1, minute: 2, second: 3, weekday: c.weekday!))
+            #expect(UTC.date(year: c.year!, month: c.month!, day: c.day!, hour: 1, minute: 2, second: 3) == day.addingTimeInterval(3723))
+            day = day.addingTimeInterval(86400 * 13)
+        }
+        #expect(UTC.date(year: 2024, month: 2, day: 29) != nil)
+        #expect(UTC.date(year: 2100, month: 2, day: 29) == nil)
+        #expect(UTC.date(year: 2000, month: 2, day: 29) != nil)
+        #expect(UTC.date(year: 2023, month: 4, day: 31) == nil)
+    }
+}

@@ -36,8 +36,8 @@ func incr(_ at: String, on prior: ManagementBackup, full: ManagementBackup, stat
 }
 
 func label(_ d: Date) -> String {
-    let c = UTC.components(d)
-    return String(format: "%04d%02d%02d-%02d%02d%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+    let c = UTC.parts(d)
+    return String(format: "%04d%02d%02d-%02d%02d%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
 }
 
 let siteA = "portal-web.think.org@e1@enterprise"

@@ -72,7 +72,7 @@ struct ScanTransactionTests {
     /// Every row of the tables a scan may change, except scans.
     func snapshot(_ index: Index) throws -> [String] {
         let objects: [String] = try index.query("SELECT source || '|' || key || '|' || size || '|' || ifnull(gone_scan, '-') FROM objects ORDER BY id")
-        let backups: [String] = try index.query("SELECT source || '|' || backup_id || '|' || ifnull(gone_scan, '-') || payload FROM backups ORDER BY id")
+        let backups: [String] = try index.query("SELECT source || '|' || backup_id || '|' || ifnull(gone_scan, '-') || time || '|' || ifnull(size, '-') || ifnull(site, '-') || ifnull(payload, '-') FROM backups ORDER BY id")
         let records: [String] = try index.query("SELECT kind || '|' || name || '|' || ifnull(gone_scan, '-') || payload FROM cluster_records ORDER BY id")
         return objects + backups + records
     }

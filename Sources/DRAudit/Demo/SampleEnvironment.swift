@@ -49,8 +49,8 @@ public struct SampleEnvironment {
         }
         func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
-        let day0 = UTC.date(year: UTC.components(options.now).year!, month: UTC.components(options.now).month!,
-                            day: UTC.components(options.now).day!)!
+        let today = UTC.parts(options.now)
+        let day0 = UTC.date(year: today.year, month: today.month, day: today.day)!
         var portalRecords: [String] = []
         var managementRecords: [String] = []
         var infoLines: [String] = []
@@ -225,8 +225,8 @@ public struct SampleEnvironment {
     }
 
     static func label(_ date: Date) -> String {
-        let c = UTC.components(date)
-        return String(format: "%04d%02d%02d-%02d%02d%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        let c = UTC.parts(date)
+        return String(format: "%04d%02d%02d-%02d%02d%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
     }
 
     static func infoJSON(type: String, prior: String?, start: Date, stop: Date) -> String {

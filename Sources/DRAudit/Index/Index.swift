@@ -83,19 +83,35 @@ public final class Index: @unchecked Sendable {
         public var gone: Int
     }
 
-    /// A record parsed from storage or the cluster, stored as JSON and compared by that JSON.
+    /// A record parsed from storage or the cluster. Two rows are the same record when their key and
+    /// signature agree; a changed record is a new version.
     public struct Row: Sendable {
         public var key: String
         public var kind: String
         public var time: Double?
+        public var size: Int64?
+        public var site: String?
         public var phase: String?
-        public var payload: String
-        public init(key: String, kind: String, time: Double? = nil, phase: String? = nil, payload: String) {
+        public var payload: String?
+        public init(key: String, kind: String, time: Double? = nil, size: Int64? = nil, site: String? = nil,
+                    phase: String? = nil, payload: String? = nil) {
             self.key = key
             self.kind = kind
             self.time = time
+            self.size = size
+            self.site = site
             self.phase = phase
             self.payload = payload
+        }
+
+        /// Everything but the identity: what must match for a stored row to stand.
+        var content: Content { Content(time: time, size: size, site: site, phase: phase, payload: payload) }
+        struct Content: Equatable {
+            var time: Double?
+            var size: Int64?
+            var site: String?
+            var phase: String?
+            var payload: String?
         }
     }
 
@@ -172,39 +188,46 @@ public final class Index: @unchecked Sendable {
         return db.lastInsertedRowID
     }
 
-    /// Marks rows gone that are no longer present or whose payload changed, and inserts the new ones.
+    /// Marks rows gone that are no longer present or whose content changed, and inserts the new ones.
     @discardableResult
     private func syncRows(_ db: Database, table: String, keyColumn: String, scope: (column: String, value: String)?,
                           rows: [Row], scan: Int64) throws -> (added: Int, gone: Int) {
+        let isBackups = table == "backups"
         let scopeSQL = scope.map { "\($0.column) = ? AND " } ?? ""
         let scopeArgs: [DatabaseValueConvertible] = scope.map { [$0.value] } ?? []
-        var present: [String: (id: Int64, payload: String)] = [:]
-        let kindKey = { (kind: String, key: String) in kind + "\u{0}" + key }
-        for row in try GRDB.Row.fetchAll(db, sql: "SELECT id, kind, \(keyColumn), payload FROM \(table) WHERE \(scopeSQL)gone_scan IS NULL",
-                                         arguments: StatementArguments(scopeArgs)) {
-            present[kindKey(row[1], row[2])] = (row[0], row[3])
+        let columns = isBackups ? "time, size, site, NULL, payload" : "NULL, NULL, NULL, phase, payload"
+        var present: [String: (id: Int64, content: Row.Content)] = [:]
+        // backup_id is unique per source; cluster records are unique per kind and name.
+        let kindKey = { (kind: String, key: String) in isBackups ? key : kind + "\u{0}" + key }
+        let cursor = try GRDB.Row.fetchCursor(db, sql: "SELECT id, kind, \(keyColumn), \(columns) FROM \(table) WHERE \(scopeSQL)gone_scan IS NULL",
+                                              arguments: StatementArguments(scopeArgs))
+        while let row = try cursor.next() {
+            let stored = Row(key: row[2], kind: row[1], time: row[3], size: row[4], site: row[5], phase: row[6], payload: row[7])
+            present[kindKey(stored.kind, stored.key)] = (row[0], stored.content)
         }
+        let insert = try db.cachedStatement(sql: isBackups
+            ? "INSERT INTO backups (source, backup_id, kind, time, size, site, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            : "INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?)")
+        let markGone = try db.cachedStatement(sql: "UPDATE \(table) SET gone_scan = ? WHERE id = ?")
         var added = 0, gone = 0
         var seen: Set<String> = []
         for row in rows {
             let k = kindKey(row.kind, row.key)
             guard seen.insert(k).inserted else { continue }
             if let old = present[k] {
-                if old.payload == row.payload { continue }
-                try db.execute(sql: "UPDATE \(table) SET gone_scan = ? WHERE id = ?", arguments: [scan, old.id])
+                if old.content == row.content { continue }
+                try markGone.execute(arguments: [scan, old.id])
                 gone += 1
             }
-            if table == "backups" {
-                try db.execute(sql: "INSERT INTO backups (source, backup_id, kind, time, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?, ?)",
-                               arguments: [scope!.value, row.key, row.kind, row.time ?? 0, row.payload, scan])
+            if isBackups {
+                try insert.execute(arguments: [scope!.value, row.key, row.kind, row.time ?? 0, row.size, row.site, row.payload, scan])
             } else {
-                try db.execute(sql: "INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [row.kind, row.key, row.phase, row.payload, scan])
+                try insert.execute(arguments: [row.kind, row.key, row.phase, row.payload ?? "{}", scan])
             }
             added += 1
         }
         for (k, old) in present where !seen.contains(k) {
-            try db.execute(sql: "UPDATE \(table) SET gone_scan = ? WHERE id = ?", arguments: [scan, old.id])
+            try markGone.execute(arguments: [scan, old.id])
             gone += 1
         }
         return (added, gone)
@@ -241,12 +264,18 @@ public final class Index: @unchecked Sendable {
         }
     }
 
-    /// Payloads of the backups present on a target (as of its latest successful scan).
-    public func presentBackupPayloads(source: String) throws -> [(kind: String, payload: String)] {
+    /// The backups present on a target (as of its latest successful scan), oldest first.
+    public func presentBackups(source: String) throws -> [Row] {
         try guarded {
             try queue.read { db in
-                try GRDB.Row.fetchAll(db, sql: "SELECT kind, payload FROM backups WHERE source = ? AND gone_scan IS NULL ORDER BY time, backup_id",
-                                      arguments: [source]).map { ($0[0], $0[1]) }
+                var rows: [Row] = []
+                let cursor = try GRDB.Row.fetchCursor(db, sql: """
+                    SELECT backup_id, kind, time, size, site, payload FROM backups WHERE source = ? AND gone_scan IS NULL ORDER BY time, backup_id
+                    """, arguments: [source])
+                while let r = try cursor.next() {
+                    rows.append(Row(key: r[0], kind: r[1], time: r[2], size: r[3], site: r[4], payload: r[5]))
+                }
+                return rows
             }
         }
     }

@@ -60,11 +60,11 @@ public struct Scanner {
         encoder.dateEncodingStrategy = .secondsSince1970
         switch role {
         case .portal:
-            return try objects.compactMap { pair in
+            // Portal files are fully described by their columns; no JSON for the hot path.
+            return objects.compactMap { pair in
                 guard pair.kind != .unrecognized, let file = Classifier.portalFile(pair.object) else { return nil }
-                // Keyed by path: the same file name may sit in two folders.
                 return Index.Row(key: file.key, kind: pair.kind.rawValue, time: file.time.timeIntervalSince1970,
-                                 payload: String(decoding: try encoder.encode(file), as: UTF8.self))
+                                 size: file.size, site: file.site)
             }
         case .management:
             return try Classifier.managementBackups(objects, contents: contents).map { backup in

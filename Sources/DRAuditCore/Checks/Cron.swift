@@ -39,9 +39,9 @@ public struct CronSchedule: Hashable, Sendable {
     }
 
     public func fires(at date: Date) -> Bool {
-        let c = UTC.components(date)
-        guard minutes.contains(c.minute!), hours.contains(c.hour!), months.contains(c.month!) else { return false }
-        let dayOK = days.contains(c.day!), weekdayOK = weekdays.contains(c.weekday! - 1)
+        let c = UTC.parts(date)
+        guard minutes.contains(c.minute), hours.contains(c.hour), months.contains(c.month) else { return false }
+        let dayOK = days.contains(c.day), weekdayOK = weekdays.contains(c.weekday - 1)
         // Classic cron: when both day fields are restricted, either may match.
         if daysRestricted && weekdaysRestricted { return dayOK || weekdayOK }
         return dayOK && weekdayOK

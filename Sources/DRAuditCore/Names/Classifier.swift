@@ -4,13 +4,14 @@ import Foundation
 /// metadata files the scanner read for it. Pure: the scanner does the reading.
 public enum Classifier {
     public static func classify(_ key: String, role: Role) -> ObjectKind {
-        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
-        guard let name = parts.last, !name.isEmpty else { return .unrecognized }
         switch role {
         case .portal:
+            let name = StorageObject(key: key, size: 0, mtime: nil).fileName
             guard let parsed = PortalFileName.parse(String(name)) else { return .unrecognized }
             return parsed.kind == .system ? .portalSystem : .portalSite
         case .management:
+            let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+            guard let name = parts.last, !name.isEmpty else { return .unrecognized }
             if let place = pgBackRestPlace(parts) { return place.kind }
             if let place = barmanPlace(parts) { return place.kind }
             return .unrecognized

@@ -10,42 +10,74 @@ public struct PortalFileName: Hashable, Sendable {
     private static let stampLength = 15 // YYYYMMDD.HHMMSS
 
     public var kind: PortalBackupFile.Kind
+    /// Everything before the timestamp of a site file: its identity.
     public var site: String?
-    public var host: String?
-    public var porg: String?
-    public var catalog: String?
     public var time: Date
 
-    public static func parse(_ name: String) -> PortalFileName? {
-        guard name.hasSuffix(suffix), !name.contains("/"),
-              name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else { return nil }
-        let stem = name.dropLast(suffix.count)
-        guard stem.count > stampLength + 1 else { return nil }
-        let stamp = stem.suffix(stampLength)
-        let dash = stem.dropLast(stampLength).last
-        guard dash == "-" else { return nil }
-        let parts = stamp.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let time = UTC.date(ymd: parts[0], hms: parts[1]) else { return nil }
-        let prefix = String(stem.dropLast(stampLength + 1))
+    /// `@`-separated parts of the site: the portal host, then porg and catalog (or a custom URL's path parts).
+    public var siteParts: [Substring] { site.map { $0.split(separator: "@", omittingEmptySubsequences: false) } ?? [] }
+    public var host: String? { siteParts.first.map(String.init) }
+    public var porg: String? { siteParts.count == 3 ? String(siteParts[1]) : nil }
+    public var catalog: String? { siteParts.count == 3 ? String(siteParts[2]) : nil }
 
-        if prefix == systemPrefix {
-            return PortalFileName(kind: .system, time: time)
+    private static let suffixBytes = Array(suffix.utf8)
+    private static let systemBytes = Array(systemPrefix.utf8)
+
+    // Works on UTF-8 bytes: a scan parses every name it lists, and there may be millions.
+    public static func parse(_ name: String) -> PortalFileName? {
+        var name = name
+        return name.withUTF8 { parse(bytes: $0) }
+    }
+
+    private static func parse(bytes b: UnsafeBufferPointer<UInt8>) -> PortalFileName? {
+        let n = b.count
+        let stemEnd = n - suffixBytes.count
+        // <prefix>-YYYYMMDD.HHMMSS.tar.gz with a non-empty prefix
+        guard stemEnd > stampLength + 1 else { return nil }
+        for (i, byte) in suffixBytes.enumerated() where b[stemEnd + i] != byte { return nil }
+        // No control characters, spaces or path separators anywhere.
+        for byte in b where byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "/") { return nil }
+        let stampStart = stemEnd - stampLength
+        guard b[stampStart - 1] == UInt8(ascii: "-"), b[stampStart + 8] == UInt8(ascii: ".") else { return nil }
+        var ymd = 0, hms = 0
+        for i in 0..<8 {
+            let d = b[stampStart + i] &- 48
+            guard d <= 9 else { return nil }
+            ymd = ymd * 10 + Int(d)
         }
-        let pieces = prefix.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
+        for i in 9..<15 {
+            let d = b[stampStart + i] &- 48
+            guard d <= 9 else { return nil }
+            hms = hms * 10 + Int(d)
+        }
+        guard let time = UTC.date(year: ymd / 10000, month: ymd / 100 % 100, day: ymd % 100,
+                                  hour: hms / 10000, minute: hms / 100 % 100, second: hms % 100) else { return nil }
+        let prefixEnd = stampStart - 1
+        if prefixEnd == systemBytes.count && systemBytes.indices.allSatisfy({ b[$0] == systemBytes[$0] }) {
+            return PortalFileName(kind: .system, site: nil, time: time)
+        }
         // A site always carries the portal host and at least one more `@` part; no part may be empty.
-        guard pieces.count >= 2, pieces.allSatisfy({ !$0.isEmpty }), !prefix.hasPrefix(systemPrefix) else { return nil }
-        var parsed = PortalFileName(kind: .site, site: prefix, host: pieces[0], time: time)
-        if pieces.count == 3 {
-            parsed.porg = pieces[1]
-            parsed.catalog = pieces[2]
+        var ats = 0
+        var partLength = 0
+        for i in 0..<prefixEnd {
+            if b[i] == UInt8(ascii: "@") {
+                guard partLength > 0 else { return nil }
+                ats += 1
+                partLength = 0
+            } else {
+                partLength += 1
+            }
         }
-        return parsed
+        guard ats >= 1, partLength > 0 else { return nil }
+        // The system prefix with anything after it is neither a system nor a site backup.
+        if prefixEnd > systemBytes.count && systemBytes.indices.allSatisfy({ b[$0] == systemBytes[$0] }) { return nil }
+        return PortalFileName(kind: .site, site: String(decoding: UnsafeBufferPointer(rebasing: b[0..<prefixEnd]), as: UTF8.self), time: time)
     }
 
     /// The file name the portal would write, for generators and restore plans.
     public static func format(kind: PortalBackupFile.Kind, site: String?, time: Date) -> String {
-        let c = UTC.components(time)
-        let stamp = String(format: "%04d%02d%02d.%02d%02d%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        let c = UTC.parts(time)
+        let stamp = String(format: "%04d%02d%02d.%02d%02d%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
         return "\(kind == .system ? systemPrefix : site!)-\(stamp)\(suffix)"
     }
 }

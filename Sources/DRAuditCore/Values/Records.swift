@@ -17,7 +17,10 @@ public struct StorageObject: Hashable, Codable, Sendable {
         self.mtime = mtime
     }
 
-    public var fileName: Substring { key.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(key) }
+    public var fileName: Substring {
+        guard let slash = key.utf8.lastIndex(of: UInt8(ascii: "/")) else { return Substring(key) }
+        return key[key.utf8.index(after: slash)...]
+    }
 }
 
 /// What an object is, by its name and place. Stored in the index as the raw value.

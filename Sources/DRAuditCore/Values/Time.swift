@@ -3,41 +3,82 @@ import Foundation
 /// Fixed-width UTC timestamps as the backup tools write them. Built by hand so a hostile
 /// name cannot smuggle in a locale, a time zone or a lenient "Feb 31".
 public enum UTC {
-    private static let calendar: Calendar = {
-        var c = Calendar(identifier: .gregorian)
-        c.timeZone = TimeZone(identifier: "UTC")!
-        return c
-    }()
+    // Civil-calendar arithmetic (proleptic Gregorian, as in Howard Hinnant's date algorithms): no Calendar,
+    // no locale, no time zone database, and fast enough to parse a million names.
+    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
 
-    /// `digits` must be exactly YYYYMMDD and HHMMSS.
+    static func civil(fromDays z: Int) -> (year: Int, month: Int, day: Int) {
+        let z = z + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    static func daysInMonth(_ year: Int, _ month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// `ymd` and `hms` must be exactly YYYYMMDD and HHMMSS in ASCII digits.
     public static func date(ymd: Substring, hms: Substring) -> Date? {
-        guard ymd.count == 8, hms.count == 6,
-              ymd.allSatisfy(\.isASCIIDigit), hms.allSatisfy(\.isASCIIDigit),
-              let year = Int(ymd.prefix(4)), let month = Int(ymd.dropFirst(4).prefix(2)), let day = Int(ymd.suffix(2)),
-              let hour = Int(hms.prefix(2)), let minute = Int(hms.dropFirst(2).prefix(2)), let second = Int(hms.suffix(2))
-        else { return nil }
-        return date(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        guard let d = digits(ymd, 8), let t = digits(hms, 6) else { return nil }
+        return date(year: d / 10000, month: d / 100 % 100, day: d % 100, hour: t / 10000, minute: t / 100 % 100, second: t % 100)
     }
 
+    private static func digits(_ text: Substring, _ count: Int) -> Int? {
+        var value = 0
+        var n = 0
+        for byte in text.utf8 {
+            guard byte >= 48 && byte <= 57 else { return nil }
+            value = value * 10 + Int(byte - 48)
+            n += 1
+        }
+        return n == count ? value : nil
+    }
+
+    /// A valid UTC date, or nil for impossible ones (month 13, 30 February, hour 24).
     public static func date(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0) -> Date? {
-        guard (1970...9999).contains(year), (1...12).contains(month), (1...31).contains(day),
-              (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else { return nil }
-        let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: min(second, 59))
-        guard let date = calendar.date(from: components) else { return nil }
-        // Reject dates the calendar silently rolled over (20230231 → March 3rd).
-        let back = calendar.dateComponents([.year, .month, .day], from: date)
-        guard back.year == year, back.month == month, back.day == day else { return nil }
-        return date
+        guard (1970...9999).contains(year), (1...12).contains(month), day >= 1, day <= daysInMonth(year, month),
+              (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second) else { return nil }
+        let days = daysFromCivil(year, month, day)
+        return Date(timeIntervalSince1970: TimeInterval(days * 86400 + hour * 3600 + minute * 60 + second))
     }
 
-    public static func components(_ date: Date) -> DateComponents {
-        calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
+    public struct Parts: Equatable, Sendable {
+        public var year, month, day, hour, minute, second: Int
+        /// 1 = Sunday … 7 = Saturday, as Calendar counts.
+        public var weekday: Int
+    }
+
+    public static func parts(_ date: Date) -> Parts {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let rest = seconds - days * 86400
+        let (y, m, d) = civil(fromDays: days)
+        return Parts(year: y, month: m, day: d, hour: rest / 3600, minute: rest / 60 % 60, second: rest % 60,
+                     weekday: ((days + 4) % 7 + 7) % 7 + 1)
     }
 
     /// RFC 3339 in UTC with a `Z`, whole seconds.
     public static func rfc3339(_ date: Date) -> String {
-        let c = components(date)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        let c = parts(date)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour, c.minute, c.second)
     }
 
     /// Accepts `2026-11-25T02:00:00Z`, with fractions, or with a numeric offset.
