@@ -4,7 +4,9 @@ SWIFT ?= swift
 BUILD_PACKAGES := libsqlite3-dev pkg-config libssh2-1-dev libcurl4-openssl-dev
 TEST_PACKAGES := openssh-server openssh-client curl openssl python3-venv
 
-.PHONY: deps test-deps build release demo test clean
+BENCH_PACKAGES := rclone
+
+.PHONY: deps test-deps build release demo test bench clean
 
 deps:
 	@scripts/install-deps.sh $(BUILD_PACKAGES)
@@ -25,6 +27,14 @@ demo: deps
 test: test-deps
 	@scripts/test-servers.sh start
 	@$(SWIFT) test; status=$$?; scripts/test-servers.sh stop; exit $$status
+
+# Peers in the same run: OpenSSH sftp, rclone (apt) and awscli (PyPI, in .venv). Prints one table of ratios.
+bench: test-deps
+	@scripts/install-deps.sh $(BENCH_PACKAGES)
+	$(SWIFT) build -c release
+	@scripts/test-servers.sh start
+	@[ -x .venv/bin/aws ] || .venv/bin/pip install -q awscli
+	@python3 scripts/bench.py $(BENCH_ARGS); status=$$?; scripts/test-servers.sh stop; exit $$status
 
 clean:
 	rm -rf .build

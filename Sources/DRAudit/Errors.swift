@@ -14,10 +14,7 @@ public struct DRAuditError: Error, CustomStringConvertible, Sendable {
 
     /// Any error as one line, without type names or stack noise.
     public static func oneLine(_ error: Error) -> String {
-        let text: String
-        if let e = error as? DRAuditError { text = e.message }
-        else if let e = error as? CustomStringConvertible { text = e.description }
-        else { text = String(describing: error) }
+        let text = (error as? DRAuditError)?.message ?? String(describing: error)
         return text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 }

@@ -199,3 +199,22 @@ struct CivilTimeTests {
         #expect(UTC.date(year: 2023, month: 4, day: 31) == nil)
     }
 }
+
+struct RFC3339Tests {
+    @Test(arguments: [
+        ("2026-11-25T02:00:00Z", 1_795_572_000.0),
+        ("2026-11-25T02:00:00.123Z", 1_795_572_000.0),
+        ("2026-11-25T03:30:00+01:30", 1_795_572_000.0),
+        ("2026-11-25T00:00:00-02:00", 1_795_572_000.0),
+        ("2026-11-25 02:00:00Z", 1_795_572_000.0),
+    ])
+    func accepted(text: String, seconds: Double) {
+        #expect(UTC.parseRFC3339(text) == Date(timeIntervalSince1970: seconds))
+    }
+
+    @Test(arguments: ["", "2026-11-25", "2026-11-25T02:00:00", "2026-13-25T02:00:00Z", "2026-11-25T02:00:00.Z",
+                      "2026-11-25T02:00:00+0100", "2026-11-25T02:00:00Zjunk", "2026-02-30T02:00:00Z", "yesterday"])
+    func rejected(text: String) {
+        #expect(UTC.parseRFC3339(text) == nil)
+    }
+}

@@ -6,7 +6,7 @@ import GRDB
 /// Schema lives in `migrations/*.sql` (embedded at build time); GRDB's migrator records what was applied.
 public final class Index: @unchecked Sendable {
     public let path: String
-    private let queue: DatabaseQueue
+    fileprivate let queue: DatabaseQueue
 
     /// How long a second writer waits for the first before giving up.
     public let busyTimeout: TimeInterval
@@ -56,7 +56,16 @@ public final class Index: @unchecked Sendable {
         do { return try body() } catch let error as DRAuditError { throw error } catch { throw Self.describe(error, path: path, busyTimeout: busyTimeout) }
     }
 
+    /// The code of errors that come from the index itself, not from a target.
+    public static let errorCode = "INDEX_ERROR"
+
     static func describe(_ error: Error, path: String, busyTimeout: TimeInterval) -> DRAuditError {
+        var described = describeDatabase(error, path: path, busyTimeout: busyTimeout)
+        described.code = errorCode
+        return described
+    }
+
+    private static func describeDatabase(_ error: Error, path: String, busyTimeout: TimeInterval) -> DRAuditError {
         guard let db = error as? DatabaseError else { return DRAuditError("index \(path): \(DRAuditError.oneLine(error))") }
         switch db.resultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED:
@@ -83,8 +92,7 @@ public final class Index: @unchecked Sendable {
         public var gone: Int
     }
 
-    /// A record parsed from storage or the cluster. Two rows are the same record when their key and
-    /// signature agree; a changed record is a new version.
+    /// A record parsed from storage or the cluster. A record whose content changes is stored as a new version.
     public struct Row: Sendable {
         public var key: String
         public var kind: String
@@ -104,56 +112,110 @@ public final class Index: @unchecked Sendable {
             self.payload = payload
         }
 
-        /// Everything but the identity: what must match for a stored row to stand.
-        var content: Content { Content(time: time, size: size, site: site, phase: phase, payload: payload) }
-        struct Content: Equatable {
-            var time: Double?
-            var size: Int64?
-            var site: String?
-            var phase: String?
-            var payload: String?
-        }
     }
 
-    /// Writes one successful scan of a storage target in one transaction: its row, new objects and
-    /// backups, and the ones that went. Nothing else changes for an unchanged target.
-    public func recordStorageScan(source: String, location: String, started: Date,
-                                  objects: [(object: StorageObject, kind: ObjectKind)], backups: [Row]) throws -> ScanCounts {
-        try guarded {
-            try queue.write { db in
-                let scan = try insertScan(db, source: source, location: location, started: started, status: "ok", error: nil, code: nil)
-                let previous = try Int64.fetchOne(db, sql: "SELECT max(id) FROM scans WHERE source = ? AND status = 'ok' AND id < ?",
-                                                  arguments: [source, scan])
-                var present: [String: (id: Int64, size: Int64, mtime: Double?)] = [:]
-                let rows = try GRDB.Row.fetchCursor(db, sql: "SELECT id, key, size, mtime FROM objects WHERE source = ? AND gone_scan IS NULL",
-                                                    arguments: [source])
-                while let row = try rows.next() { present[row[1]] = (row[0], row[2], row[3]) }
+    /// Starts a storage scan: listed objects are staged in TEMP tables (no lock on the index, memory bounded
+    /// by SQLite's cache) and `commit` compares them with the index in SQL, in one short transaction.
+    public func beginStorageScan(source: String, location: String, started: Date) throws -> StorageScanWriter {
+        try StorageScanWriter(index: self, source: source, location: location, started: started)
+    }
 
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO objects (source, key, size, mtime, kind, first_seen_scan) VALUES (?, ?, ?, ?, ?, ?)
-                    """)
-                let markGone = try db.cachedStatement(sql: "UPDATE objects SET gone_scan = ?, last_seen_scan = ? WHERE id = ?")
-                var counts = ScanCounts(scanID: scan, seen: 0, added: 0, gone: 0)
-                var listed: Set<String> = []
-                for (object, kind) in objects where listed.insert(object.key).inserted {
-                    counts.seen += 1
-                    let mtime = object.mtime.map { ($0.timeIntervalSince1970 * 1000).rounded() / 1000 }
-                    if let old = present[object.key] {
-                        if old.size == object.size && old.mtime == mtime { continue }
-                        try markGone.execute(arguments: [scan, previous, old.id])
-                        counts.gone += 1
+    public final class StorageScanWriter {
+        let index: Index
+        let source: String
+        let location: String
+        let started: Date
+        private var open = true
+
+        fileprivate init(index: Index, source: String, location: String, started: Date) throws {
+            self.index = index
+            self.source = source
+            self.location = location
+            self.started = started
+            try index.guarded {
+                try index.queue.inDatabase { db in
+                    try db.execute(sql: """
+                        DROP TABLE IF EXISTS temp.staged_objects;
+                        DROP TABLE IF EXISTS temp.staged_backups;
+                        CREATE TEMP TABLE staged_objects (key TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime REAL, kind TEXT NOT NULL);
+                        CREATE TEMP TABLE staged_backups (backup_id TEXT PRIMARY KEY, kind TEXT NOT NULL, time REAL NOT NULL,
+                                                          size INTEGER, site TEXT, payload TEXT);
+                        """)
+                }
+            }
+        }
+
+        deinit { discard() }
+
+        /// Adds a batch of listed objects and the backups parsed from them. Writes only TEMP tables.
+        public func stage(_ objects: [(object: StorageObject, kind: ObjectKind)], backups: [Row]) throws {
+            try index.guarded {
+                try index.queue.inDatabase { db in
+                    try db.inTransaction(.deferred) {
+                        let object = try db.cachedStatement(sql: "INSERT OR IGNORE INTO temp.staged_objects (key, size, mtime, kind) VALUES (?, ?, ?, ?)")
+                        for (o, kind) in objects {
+                            let mtime = o.mtime.map { ($0.timeIntervalSince1970 * 1000).rounded() / 1000 }
+                            try object.execute(arguments: [o.key, o.size, mtime, kind.rawValue])
+                        }
+                        let backup = try db.cachedStatement(sql: """
+                            INSERT OR IGNORE INTO temp.staged_backups (backup_id, kind, time, size, site, payload) VALUES (?, ?, ?, ?, ?, ?)
+                            """)
+                        for b in backups {
+                            try backup.execute(arguments: [b.key, b.kind, b.time ?? 0, b.size, b.site, b.payload])
+                        }
+                        return .commit
                     }
-                    try insert.execute(arguments: [source, object.key, object.size, mtime, kind.rawValue, scan])
-                    counts.added += 1
                 }
-                for (key, old) in present where !listed.contains(key) {
-                    try markGone.execute(arguments: [scan, previous, old.id])
-                    counts.gone += 1
+            }
+        }
+
+        /// Writes the scan in one transaction: its row, the objects and backups that are new or changed,
+        /// and the ones that went (marked by this scan). An unchanged target adds only the scan row.
+        public func commit() throws -> ScanCounts {
+            defer { discard() }
+            return try index.guarded {
+                try index.queue.write { db in
+                    let scan = try index.insertScan(db, source: source, location: location, started: started, status: "ok", error: nil, code: nil)
+                    let previous = try Int64.fetchOne(db, sql: "SELECT max(id) FROM scans WHERE source = ? AND status = 'ok' AND id < ?",
+                                                      arguments: [source, scan])
+                    let seen = try Int.fetchOne(db, sql: "SELECT count(*) FROM temp.staged_objects") ?? 0
+                    // Gone first: a changed object's old version goes, then the new version is inserted with the new ones.
+                    try db.execute(sql: """
+                        UPDATE objects SET gone_scan = ?, last_seen_scan = ?
+                        WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
+                            SELECT 1 FROM temp.staged_objects s WHERE s.key = objects.key AND s.size = objects.size AND s.mtime IS objects.mtime)
+                        """, arguments: [scan, previous, source])
+                    let gone = db.changesCount
+                    try db.execute(sql: """
+                        INSERT INTO objects (source, key, size, mtime, kind, first_seen_scan)
+                        SELECT ?, s.key, s.size, s.mtime, s.kind, ? FROM temp.staged_objects s
+                        WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.source = ? AND o.key = s.key AND o.gone_scan IS NULL)
+                        """, arguments: [source, scan, source])
+                    let added = db.changesCount
+                    try db.execute(sql: """
+                        UPDATE backups SET gone_scan = ?
+                        WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
+                            SELECT 1 FROM temp.staged_backups s WHERE s.backup_id = backups.backup_id AND s.kind = backups.kind
+                            AND s.time IS backups.time AND s.size IS backups.size AND s.site IS backups.site AND s.payload IS backups.payload)
+                        """, arguments: [scan, source])
+                    try db.execute(sql: """
+                        INSERT INTO backups (source, backup_id, kind, time, size, site, payload, first_seen_scan)
+                        SELECT ?, s.backup_id, s.kind, s.time, s.size, s.site, s.payload, ? FROM temp.staged_backups s
+                        WHERE NOT EXISTS (SELECT 1 FROM backups b WHERE b.source = ? AND b.backup_id = s.backup_id AND b.gone_scan IS NULL)
+                        """, arguments: [source, scan, source])
+                    try db.execute(sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ?, finished_at = ? WHERE id = ?",
+                                   arguments: [seen, added, gone, Date().timeIntervalSince1970, scan])
+                    return ScanCounts(scanID: scan, seen: seen, added: added, gone: gone)
                 }
-                try syncRows(db, table: "backups", keyColumn: "backup_id", scope: ("source", source), rows: backups, scan: scan)
-                try db.execute(sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ?, finished_at = ? WHERE id = ?",
-                               arguments: [counts.seen, counts.added, counts.gone, Date().timeIntervalSince1970, scan])
-                return counts
+            }
+        }
+
+        /// Drops what was staged; the index is untouched.
+        public func discard() {
+            guard open else { return }
+            open = false
+            try? index.queue.inDatabase { db in
+                try db.execute(sql: "DROP TABLE IF EXISTS temp.staged_objects; DROP TABLE IF EXISTS temp.staged_backups")
             }
         }
     }
@@ -163,7 +225,7 @@ public final class Index: @unchecked Sendable {
         try guarded {
             try queue.write { db in
                 let scan = try insertScan(db, source: "cluster", location: location, started: started, status: "ok", error: nil, code: nil)
-                let (added, gone) = try syncRows(db, table: "cluster_records", keyColumn: "name", scope: nil, rows: records, scan: scan)
+                let (added, gone) = try syncClusterRecords(db, rows: records, scan: scan)
                 try db.execute(sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ? WHERE id = ?",
                                arguments: [records.count, added, gone, scan])
                 return ScanCounts(scanID: scan, seen: records.count, added: added, gone: gone)
@@ -180,7 +242,7 @@ public final class Index: @unchecked Sendable {
         }
     }
 
-    private func insertScan(_ db: Database, source: String, location: String, started: Date, status: String,
+    fileprivate func insertScan(_ db: Database, source: String, location: String, started: Date, status: String,
                             error: String?, code: String?) throws -> Int64 {
         try db.execute(sql: """
             INSERT INTO scans (source, location, started_at, finished_at, status, error, error_code) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -188,45 +250,29 @@ public final class Index: @unchecked Sendable {
         return db.lastInsertedRowID
     }
 
-    /// Marks rows gone that are no longer present or whose content changed, and inserts the new ones.
-    @discardableResult
-    private func syncRows(_ db: Database, table: String, keyColumn: String, scope: (column: String, value: String)?,
-                          rows: [Row], scan: Int64) throws -> (added: Int, gone: Int) {
-        let isBackups = table == "backups"
-        let scopeSQL = scope.map { "\($0.column) = ? AND " } ?? ""
-        let scopeArgs: [DatabaseValueConvertible] = scope.map { [$0.value] } ?? []
-        let columns = isBackups ? "time, size, site, NULL, payload" : "NULL, NULL, NULL, phase, payload"
-        var present: [String: (id: Int64, content: Row.Content)] = [:]
-        // backup_id is unique per source; cluster records are unique per kind and name.
-        let kindKey = { (kind: String, key: String) in isBackups ? key : kind + "\u{0}" + key }
-        let cursor = try GRDB.Row.fetchCursor(db, sql: "SELECT id, kind, \(keyColumn), \(columns) FROM \(table) WHERE \(scopeSQL)gone_scan IS NULL",
-                                              arguments: StatementArguments(scopeArgs))
-        while let row = try cursor.next() {
-            let stored = Row(key: row[2], kind: row[1], time: row[3], size: row[4], site: row[5], phase: row[6], payload: row[7])
-            present[kindKey(stored.kind, stored.key)] = (row[0], stored.content)
+    /// Marks cluster records gone that are no longer present or whose content changed, and inserts the new ones.
+    private func syncClusterRecords(_ db: Database, rows: [Row], scan: Int64) throws -> (added: Int, gone: Int) {
+        struct Key: Hashable { var kind: String; var name: String }
+        var present: [Key: (id: Int64, phase: String?, payload: String?)] = [:]
+        for row in try GRDB.Row.fetchAll(db, sql: "SELECT id, kind, name, phase, payload FROM cluster_records WHERE gone_scan IS NULL") {
+            present[Key(kind: row[1], name: row[2])] = (row[0], row[3], row[4])
         }
-        let insert = try db.cachedStatement(sql: isBackups
-            ? "INSERT INTO backups (source, backup_id, kind, time, size, site, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            : "INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?)")
-        let markGone = try db.cachedStatement(sql: "UPDATE \(table) SET gone_scan = ? WHERE id = ?")
+        let insert = try db.cachedStatement(sql: "INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?)")
+        let markGone = try db.cachedStatement(sql: "UPDATE cluster_records SET gone_scan = ? WHERE id = ?")
         var added = 0, gone = 0
-        var seen: Set<String> = []
+        var seen: Set<Key> = []
         for row in rows {
-            let k = kindKey(row.kind, row.key)
-            guard seen.insert(k).inserted else { continue }
-            if let old = present[k] {
-                if old.content == row.content { continue }
+            let key = Key(kind: row.kind, name: row.key)
+            guard seen.insert(key).inserted else { continue }
+            if let old = present[key] {
+                if old.phase == row.phase && old.payload == row.payload { continue }
                 try markGone.execute(arguments: [scan, old.id])
                 gone += 1
             }
-            if isBackups {
-                try insert.execute(arguments: [scope!.value, row.key, row.kind, row.time ?? 0, row.size, row.site, row.payload, scan])
-            } else {
-                try insert.execute(arguments: [row.kind, row.key, row.phase, row.payload ?? "{}", scan])
-            }
+            try insert.execute(arguments: [row.kind, row.key, row.phase, row.payload ?? "{}", scan])
             added += 1
         }
-        for (k, old) in present where !seen.contains(k) {
+        for (key, old) in present where !seen.contains(key) {
             try markGone.execute(arguments: [scan, old.id])
             gone += 1
         }

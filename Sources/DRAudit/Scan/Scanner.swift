@@ -24,53 +24,70 @@ public struct Scanner {
         self.progress = progress
     }
 
-    /// Scans one storage target. A failure is recorded as a failed scan and changes nothing else.
+    /// Objects staged per batch: one S3 page.
+    static let batchSize = 1000
+
+    /// Scans one storage target, streaming the listing into the index's staging tables batch by batch.
+    /// A failure is recorded as a failed scan and changes nothing else.
     public func scan(role: Role, target: StorageTarget) throws -> Report {
         let started = Date()
         let source = role.rawValue
-        var objects: [(object: StorageObject, kind: ObjectKind)] = []
-        let backups: [Index.Row]
+        let writer = try index.beginStorageScan(source: source, location: target.location, started: started)
         do {
+            var batch: [(object: StorageObject, kind: ObjectKind)] = []
+            batch.reserveCapacity(Self.batchSize)
+            var evidence = ManagementEvidence()
+            var listed = 0
+            func flush() throws {
+                try writer.stage(batch, backups: role == .portal ? Self.portalRows(batch) : [])
+                batch.removeAll(keepingCapacity: true)
+            }
             try target.list { object in
-                objects.append((object, Classifier.classify(object.key, role: role)))
-                if objects.count % 10_000 == 0 { progress?("\(source): \(objects.count) objects listed") }
+                let kind = Classifier.classify(object.key, role: role)
+                if role == .management { evidence.add(object, kind) }
+                batch.append((object, kind))
+                listed += 1
+                if batch.count == Self.batchSize { try flush() }
+                if listed % 10_000 == 0 { progress?("\(source): \(listed) objects listed") }
             }
-            var contents: [String: String] = [:]
-            for key in Classifier.metadataKeys(objects) {
-                // Unreadable text is left out: its backups are then reported incomplete, not guessed.
-                contents[key] = String(data: try target.read(key, limit: Self.metadataLimit), encoding: .utf8)
+            try flush()
+            if role == .management {
+                var contents: [String: String] = [:]
+                for key in Classifier.metadataKeys(evidence.objects) {
+                    // Unreadable text is left out: its backups are then reported incomplete, not guessed.
+                    contents[key] = String(data: try target.read(key, limit: Self.metadataLimit), encoding: .utf8)
+                }
+                try writer.stage([], backups: try Self.managementRows(evidence.objects, contents: contents))
             }
-            backups = try Self.rows(role: role, objects: objects, contents: contents)
         } catch {
+            writer.discard()
             let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error), code: "TARGET_UNREACHABLE")
+            if failure.code == Index.errorCode { throw failure }
             logger.error("scan failed", metadata: ["source": "\(source)", "error": "\(failure.message)"])
             try index.recordFailedScan(source: source, location: target.location, started: started,
                                        code: failure.code ?? "TARGET_UNREACHABLE", error: failure.message)
             return Report(source: source, location: target.location, counts: nil, error: failure)
         }
-        let counts = try index.recordStorageScan(source: source, location: target.location, started: started,
-                                                 objects: objects, backups: backups)
+        let counts = try writer.commit()
         logger.info("scan done", metadata: ["source": "\(source)", "seen": "\(counts.seen)", "added": "\(counts.added)", "gone": "\(counts.gone)"])
         return Report(source: source, location: target.location, counts: counts, error: nil)
     }
 
-    static func rows(role: Role, objects: [(object: StorageObject, kind: ObjectKind)], contents: [String: String]) throws -> [Index.Row] {
+    /// Portal files are fully described by columns; no JSON on the hot path.
+    static func portalRows(_ objects: [(object: StorageObject, kind: ObjectKind)]) -> [Index.Row] {
+        objects.compactMap { pair in
+            guard pair.kind != .unrecognized, let file = Classifier.portalFile(pair.object) else { return nil }
+            return Index.Row(key: file.key, kind: pair.kind.rawValue, time: file.time.timeIntervalSince1970, size: file.size, site: file.site)
+        }
+    }
+
+    static func managementRows(_ objects: [(object: StorageObject, kind: ObjectKind)], contents: [String: String]) throws -> [Index.Row] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .secondsSince1970
-        switch role {
-        case .portal:
-            // Portal files are fully described by their columns; no JSON for the hot path.
-            return objects.compactMap { pair in
-                guard pair.kind != .unrecognized, let file = Classifier.portalFile(pair.object) else { return nil }
-                return Index.Row(key: file.key, kind: pair.kind.rawValue, time: file.time.timeIntervalSince1970,
-                                 size: file.size, site: file.site)
-            }
-        case .management:
-            return try Classifier.managementBackups(objects, contents: contents).map { backup in
-                Index.Row(key: backup.id, kind: backup.format.rawValue, time: backup.time.timeIntervalSince1970,
-                          payload: String(decoding: try encoder.encode(backup), as: UTF8.self))
-            }
+        return try Classifier.managementBackups(objects, contents: contents).map { backup in
+            Index.Row(key: backup.id, kind: backup.format.rawValue, time: backup.time.timeIntervalSince1970,
+                      payload: String(decoding: try encoder.encode(backup), as: UTF8.self))
         }
     }
 

@@ -205,3 +205,32 @@ public enum Classifier {
         }
     }
 }
+
+/// Keeps, from a management listing, only the objects its backup records depend on: the metadata files,
+/// and one data object per backup (proof that its folder holds data). A repository's thousands of data
+/// files and WAL segments are not kept, so memory follows the number of backups, not of objects.
+public struct ManagementEvidence: Sendable {
+    public private(set) var objects: [(object: StorageObject, kind: ObjectKind)] = []
+    private var backupsWithData: Set<String> = []
+
+    public init() {}
+
+    public mutating func add(_ object: StorageObject, _ kind: ObjectKind) {
+        switch kind {
+        case .pgbackrestInfo, .pgbackrestManifest, .barmanInfo:
+            objects.append((object, kind))
+        case .pgbackrestData:
+            let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
+            guard let place = Classifier.pgBackRestPlace(parts), let label = place.label,
+                  backupsWithData.insert("pgbackrest\u{0}\(place.repo)\u{0}\(place.stanza)\u{0}\(label)").inserted else { return }
+            objects.append((object, kind))
+        case .barmanData:
+            let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
+            guard object.fileName.hasPrefix("data.tar"), object.size > 0, let place = Classifier.barmanPlace(parts),
+                  let id = place.backupID, backupsWithData.insert("barman\u{0}\(place.server)\u{0}\(id)").inserted else { return }
+            objects.append((object, kind))
+        default:
+            return
+        }
+    }
+}

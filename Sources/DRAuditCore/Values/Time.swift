@@ -81,13 +81,48 @@ public enum UTC {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour, c.minute, c.second)
     }
 
-    /// Accepts `2026-11-25T02:00:00Z`, with fractions, or with a numeric offset.
+    /// RFC 3339: `2026-11-25T02:00:00Z`, with fractions (dropped: whole seconds are enough here), or with
+    /// a numeric offset. Hand-parsed: S3 listings carry one per object, and Foundation's formatter is slow.
     public static func parseRFC3339(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        if let d = formatter.date(from: text) { return d }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        var text = text
+        return text.withUTF8 { b -> Date? in
+            func number(_ at: Int, _ count: Int) -> Int? {
+                guard at + count <= b.count else { return nil }
+                var v = 0
+                for i in at..<(at + count) {
+                    let d = b[i] &- 48
+                    guard d <= 9 else { return nil }
+                    v = v * 10 + Int(d)
+                }
+                return v
+            }
+            guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+                  b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
+                  b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+                  let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+                  let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+                  let base = date(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+            else { return nil }
+            var i = 19
+            if b[i] == UInt8(ascii: ".") {
+                i += 1
+                let digitsStart = i
+                while i < b.count, b[i] &- 48 <= 9 { i += 1 }
+                guard i > digitsStart else { return nil }
+            }
+            guard i < b.count else { return nil }
+            switch b[i] {
+            case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+                return i + 1 == b.count ? base : nil
+            case UInt8(ascii: "+"), UInt8(ascii: "-"):
+                guard i + 6 == b.count, b[i + 3] == UInt8(ascii: ":"), let oh = number(i + 1, 2), let om = number(i + 4, 2),
+                      oh <= 23, om <= 59 else { return nil }
+                let offset = TimeInterval(oh * 3600 + om * 60)
+                return b[i] == UInt8(ascii: "+") ? base.addingTimeInterval(-offset) : base.addingTimeInterval(offset)
+            default:
+                return nil
+            }
+        }
     }
 }
 

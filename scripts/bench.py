@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""dr-audit benchmark: scan+index of N portal backups against peer listing tools, in one run.
+
+SFTP: dr-audit scan (libssh2) vs OpenSSH `sftp -b` `ls -l` of the same folder.
+S3:   dr-audit scan (libcurl) vs `rclone lsf -R` and `aws s3api list-objects-v2` on the same bucket.
+Also: unchanged rescan, and pairs/audit on the resulting index. Each figure is the median of --runs runs;
+peak RSS is the largest seen. Needs the servers of scripts/test-servers.sh and a release build.
+"""
+import argparse
+import base64
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".build/release/dr-audit")
+WEED = os.path.join(ROOT, ".venv/bin/weed")
+AWS = shutil.which("aws", path=os.path.join(ROOT, ".venv/bin")) or shutil.which("aws")
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--n", type=int, default=100_000)
+parser.add_argument("--runs", type=int, default=3)
+parser.add_argument("--work", default="/tmp/dr-audit-bench")
+args = parser.parse_args()
+
+
+def env_file():
+    values = {}
+    with open(os.path.join(ROOT, ".test-servers/env")) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            values[k] = v
+    return values
+
+
+E = env_file()
+
+
+def names(n):
+    """Realistic portal names: daily runs of one system file and 24 sites."""
+    out = []
+    day = 0
+    while len(out) < n:
+        t = time.gmtime(1_577_840_400 + day * 86400)  # 2020-01-01T01:00:00Z
+        stamp = time.strftime("%Y%m%d.%H%M", t)
+        out.append(f"_portal_system_backup-{stamp}05.tar.gz")
+        for i in range(24):
+            out.append(f"site{i}.example.com@org{i % 5}@catalog-{i % 3}-{stamp}{10 + i:02d}.tar.gz")
+        day += 1
+    return out[:n]
+
+
+def make_tree(path, n):
+    marker = path.rstrip("/") + ".complete-%d" % n  # beside the folder: inside, it would be listed too
+    if os.path.exists(marker):
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    for name in names(n):
+        with open(os.path.join(path, name), "w") as f:
+            f.write("x")
+    open(marker, "w").close()
+
+
+def run(cmd, env=None, before=None):
+    """Median wall seconds and peak RSS (MB) over --runs runs."""
+    walls, peak = [], 0
+    for _ in range(args.runs):
+        if before:
+            before()
+        start = time.monotonic()
+        p = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(p.pid, 0)
+        walls.append(time.monotonic() - start)
+        err = p.stderr.read().decode(errors="replace")
+        if os.waitstatus_to_exitcode(status) not in (0, 1, 2):
+            sys.exit(f"bench: {' '.join(cmd[:3])} failed: {err.strip()}")
+        peak = max(peak, usage.ru_maxrss / 1024)
+    return statistics.median(walls), peak
+
+
+def write_config(dir, cr, secret, extra=""):
+    os.makedirs(dir, exist_ok=True)
+    with open(os.path.join(dir, "portal_cr.yaml"), "w") as f:
+        f.write(cr)
+    with open(os.path.join(dir, "secret.yaml"), "w") as f:
+        f.write(secret)
+    with open(os.path.join(dir, "dr-audit.yaml"), "w") as f:
+        f.write(f"database: ./index.sqlite\nportal:\n  cr: ./portal_cr.yaml\n  secret: ./secret.yaml\n{extra}")
+    return os.path.join(dir, "dr-audit.yaml")
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def cr(protocol, host, path, port=None):
+    return (f"kind: PortalCluster\nmetadata: {{name: portal}}\nspec:\n  originalUID: bench\n  portalBackup:\n"
+            f"    protocol: {protocol}\n    host: {host}\n    path: {path}\n    credentials: bench-secret\n"
+            + (f"    port: {port}\n" if port else ""))
+
+
+def remove(path):
+    return lambda: os.path.exists(path) and os.remove(path)
+
+
+rows = []
+
+
+def report(name, wall, rss, ratio_to=None, goal=None):
+    ratio = wall / ratio_to if ratio_to else None
+    rows.append((name, wall, rss, ratio, goal))
+
+
+n = args.n
+work = args.work
+os.makedirs(work, exist_ok=True)
+
+# --- SFTP -------------------------------------------------------------------------------------------
+sftp_dir = os.path.join(E["DRTEST_SSH_HOME"], "dr-audit-bench", "portal")
+print(f"bench: preparing {n} files for SFTP in {sftp_dir}", file=sys.stderr)
+make_tree(sftp_dir, n)
+os.chmod(os.path.dirname(sftp_dir), 0o755)
+key = open(os.path.join(E["DRTEST_SSH_DIR"], "client_key")).read()
+sftp_config = write_config(
+    os.path.join(work, "sftp"),
+    cr("sftp", "127.0.0.1", sftp_dir, E["DRTEST_SSH_PORT"]),
+    f"kind: Secret\nmetadata: {{name: bench-secret}}\ndata:\n  username: {b64(E['DRTEST_SSH_USER'])}\n"
+    f"  ssh-privatekey: {b64(key)}\n",
+    f"  knownHosts: {E['DRTEST_SSH_DIR']}/known_hosts\n")
+sftp_db = os.path.join(work, "sftp", "index.sqlite")
+batch = os.path.join(work, "sftp.batch")
+with open(batch, "w") as f:
+    f.write(f"ls -l {sftp_dir}\n")
+openssh = run(["sftp", "-q", "-b", batch, "-i", os.path.join(E["DRTEST_SSH_DIR"], "client_key"), "-P", E["DRTEST_SSH_PORT"],
+               "-o", f"UserKnownHostsFile={E['DRTEST_SSH_DIR']}/known_hosts", "-o", "StrictHostKeyChecking=yes",
+               f"{E['DRTEST_SSH_USER']}@127.0.0.1"])
+report("OpenSSH sftp ls -l", *openssh)
+scan = run([BIN, "scan", "--config", sftp_config], before=remove(sftp_db))
+report("dr-audit scan+index, SFTP", *scan, ratio_to=openssh[0], goal=("≤ 1.0× OpenSSH sftp", 1.0))
+rescan = run([BIN, "scan", "--config", sftp_config])
+report("dr-audit rescan unchanged, SFTP", *rescan, ratio_to=openssh[0], goal=("≤ 1.1× listing", 1.1))
+
+# --- S3 ---------------------------------------------------------------------------------------------
+bucket = "dr-audit-bench"
+local = os.path.join(work, "s3-source", "portal")
+make_tree(local, n)
+rclone_env = {"RCLONE_CONFIG_S_TYPE": "s3", "RCLONE_CONFIG_S_PROVIDER": "SeaweedFS",
+              "RCLONE_CONFIG_S_ACCESS_KEY_ID": E["DRTEST_S3_ACCESS_KEY"],
+              "RCLONE_CONFIG_S_SECRET_ACCESS_KEY": E["DRTEST_S3_SECRET_KEY"],
+              "RCLONE_CONFIG_S_ENDPOINT": E["DRTEST_S3_ENDPOINT"]}
+rclone_cmd = ["env", "-u", "AWS_CA_BUNDLE", "rclone", "--config", "/dev/null", "lsf", "-R", "--files-only", f"s:{bucket}/portal"]
+count = subprocess.run(rclone_cmd, env={**os.environ, **rclone_env}, capture_output=True, text=True).stdout.count("\n")
+if count != n:
+    print(f"bench: uploading {n} objects to s3://{bucket}/portal (found {count})", file=sys.stderr)
+    subprocess.run(["env", "-u", "AWS_CA_BUNDLE", "rclone", "--config", "/dev/null", "purge", f"s:{bucket}"],
+                   env={**os.environ, **rclone_env}, capture_output=True)
+    subprocess.run(["env", "-u", "AWS_CA_BUNDLE", "rclone", "--config", "/dev/null", "mkdir", f"s:{bucket}"],
+                   env={**os.environ, **rclone_env}, check=True)
+    subprocess.run([WEED, "filer.copy", "-c", "32", local, f"http://127.0.0.1:8888/buckets/{bucket}/"],
+                   check=True, capture_output=True)
+s3_config = write_config(
+    os.path.join(work, "s3"),
+    cr("objstore", "s3.example.com/us-east-1", f"{bucket}/portal"),
+    f"kind: Secret\nmetadata: {{name: bench-secret}}\ndata:\n  username: {b64(E['DRTEST_S3_ACCESS_KEY'])}\n"
+    f"  password: {b64(E['DRTEST_S3_SECRET_KEY'])}\n",
+    f"  endpoint: {E['DRTEST_S3_ENDPOINT']}\n")
+s3_db = os.path.join(work, "s3", "index.sqlite")
+rclone = run(rclone_cmd, env=rclone_env)
+report("rclone lsf -R", *rclone)
+aws = run([AWS, "--endpoint-url", E["DRTEST_S3_ENDPOINT"], "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "portal/"],
+          env={"AWS_ACCESS_KEY_ID": E["DRTEST_S3_ACCESS_KEY"], "AWS_SECRET_ACCESS_KEY": E["DRTEST_S3_SECRET_KEY"],
+               "AWS_DEFAULT_REGION": "us-east-1"})
+report("aws s3api list-objects-v2", *aws)
+scan = run([BIN, "scan", "--config", s3_config], before=remove(s3_db))
+report("dr-audit scan+index, S3 (vs rclone)", *scan, ratio_to=rclone[0], goal=("≤ 1.0× rclone", 1.0))
+report("dr-audit scan+index, S3 (vs awscli)", *scan, ratio_to=aws[0], goal=("≤ 0.33× awscli", 1 / 3))
+rescan = run([BIN, "scan", "--config", s3_config])
+report("dr-audit rescan unchanged, S3 (vs rclone)", *rescan, ratio_to=rclone[0], goal=("≤ 1.1× listing", 1.1))
+pairs = run([BIN, "pairs", "--config", s3_config, "--format", "json"])
+report(f"dr-audit pairs, {n} objects", *pairs)
+audit = run([BIN, "audit", "--config", s3_config, "--format", "json"])
+report(f"dr-audit audit, {n} objects", *audit)
+
+# --- Report -----------------------------------------------------------------------------------------
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"\ndr-audit benchmark, {n} objects, median of {args.runs} runs, {time.strftime('%Y-%m-%d', time.gmtime())}, "
+      f"{os.cpu_count()} × {cpu}\n")
+print(f"| {'measurement':<44} | {'seconds':>8} | {'peak RSS MB':>11} | {'ratio':>6} | goal |")
+print(f"|{'-' * 46}|{'-' * 10}|{'-' * 13}|{'-' * 8}|------|")
+for name, wall, rss, ratio, goal in rows:
+    r = f"{ratio:.2f}×" if ratio is not None else ""
+    g = ""
+    if goal:
+        g = f"{goal[0]}: {'met' if ratio <= goal[1] else 'NOT met'}"
+    print(f"| {name:<44} | {wall:8.2f} | {rss:11.1f} | {r:>6} | {g} |")
