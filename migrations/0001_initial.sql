@@ -24,6 +24,8 @@ CREATE TABLE objects (
     size             INTEGER NOT NULL,
     mtime            REAL,
     kind             TEXT NOT NULL,        -- ObjectKind raw value; 'unrecognized' is kept, never dropped
+    time             REAL,                 -- portal backup files: the time in the name, Unix seconds UTC
+    site             TEXT,                 -- portal site backup files: the site's identity (host@porg@catalog)
     first_seen_scan  INTEGER NOT NULL REFERENCES scans (id),
     last_seen_scan   INTEGER REFERENCES scans (id),
     gone_scan        INTEGER REFERENCES scans (id)
@@ -31,16 +33,15 @@ CREATE TABLE objects (
 CREATE UNIQUE INDEX objects_present ON objects (source, key) WHERE gone_scan IS NULL;
 CREATE INDEX objects_kind ON objects (source, kind) WHERE gone_scan IS NULL;
 
--- Backups parsed from objects (portal files, pgBackRest labels, barman-cloud backups).
+-- Management backups, each built from several objects (a pgBackRest label with its backup.info entry and
+-- manifest, a barman-cloud backup.info and data). A portal backup is one file: its parse lives on its object row.
 CREATE TABLE backups (
     id               INTEGER PRIMARY KEY,
     source           TEXT NOT NULL,
-    backup_id        TEXT NOT NULL,        -- portal: the file's key; pgBackRest label; barman "server/backupId"
-    kind             TEXT NOT NULL,        -- 'portal-system', 'portal-site', 'pgbackrest', 'barman'
+    backup_id        TEXT NOT NULL,        -- pgBackRest label or barman "server/backupId"
+    kind             TEXT NOT NULL,        -- 'pgbackrest', 'barman'
     time             REAL NOT NULL,        -- the point in time it restores to, Unix seconds UTC
-    size             INTEGER,              -- portal files: bytes
-    site             TEXT,                 -- portal site files: the site's identity (host@porg@catalog)
-    payload          TEXT,                 -- management backups: the full record as JSON (status, chain, detail)
+    payload          TEXT NOT NULL,        -- the full record as JSON (status, chain, detail)
     first_seen_scan  INTEGER NOT NULL REFERENCES scans (id),
     gone_scan        INTEGER REFERENCES scans (id)
 );

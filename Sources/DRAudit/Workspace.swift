@@ -59,16 +59,11 @@ public final class Workspace {
             }
         }
         for role in roles {
-            let rows = try index.presentBackups(source: role.rawValue)
             switch role {
             case .portal:
-                input.portalFiles = rows.map { row in
-                    PortalBackupFile(key: row.key, fileName: String(row.key.split(separator: "/").last ?? Substring(row.key)),
-                                     kind: row.kind == ObjectKind.portalSystem.rawValue ? .system : .site, site: row.site,
-                                     time: Date(timeIntervalSince1970: row.time ?? 0), size: row.size ?? 0)
-                }
+                input.portalFiles = try index.presentPortalFiles(source: role.rawValue)
             case .management:
-                input.managementBackups = try rows.map { try decode(ManagementBackup.self, $0.payload ?? "") }
+                input.managementBackups = try index.presentBackups(source: role.rawValue).map { try decode(ManagementBackup.self, $0.payload ?? "") }
             }
             let attention = try index.attentionObjects(source: role.rawValue)
             input.unrecognized += attention.unrecognized.map { UnrecognizedObject(role: role, key: $0.key, size: $0.size) }

@@ -18,6 +18,10 @@ public final class Index: @unchecked Sendable {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.foreignKeysEnabled = true
         configuration.label = "dr-audit-index"
+        // Bounded caches big enough that a 100k-object scan stages and diffs without spilling to temp files.
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA cache_size = -32000; PRAGMA temp.cache_size = -32000")
+        }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
             throw DRAuditError("index \(path): folder \(directory) does not exist")
@@ -97,19 +101,29 @@ public final class Index: @unchecked Sendable {
         public var key: String
         public var kind: String
         public var time: Double?
-        public var size: Int64?
-        public var site: String?
         public var phase: String?
         public var payload: String?
-        public init(key: String, kind: String, time: Double? = nil, size: Int64? = nil, site: String? = nil,
-                    phase: String? = nil, payload: String? = nil) {
+        public init(key: String, kind: String, time: Double? = nil, phase: String? = nil, payload: String? = nil) {
             self.key = key
             self.kind = kind
             self.time = time
-            self.size = size
-            self.site = site
             self.phase = phase
             self.payload = payload
+        }
+    }
+
+    /// A listed object with what the scanner parsed from its name.
+    public struct StagedObject: Sendable {
+        public var object: StorageObject
+        public var kind: ObjectKind
+        /// Portal backup files: the time and site in the name.
+        public var time: Double?
+        public var site: String?
+        public init(_ object: StorageObject, _ kind: ObjectKind, time: Double? = nil, site: String? = nil) {
+            self.object = object
+            self.kind = kind
+            self.time = time
+            self.site = site
         }
 
     }
@@ -137,9 +151,10 @@ public final class Index: @unchecked Sendable {
                     try db.execute(sql: """
                         DROP TABLE IF EXISTS temp.staged_objects;
                         DROP TABLE IF EXISTS temp.staged_backups;
-                        CREATE TEMP TABLE staged_objects (key TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime REAL, kind TEXT NOT NULL);
+                        CREATE TEMP TABLE staged_objects (key TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime REAL, kind TEXT NOT NULL,
+                                                          time REAL, site TEXT);
                         CREATE TEMP TABLE staged_backups (backup_id TEXT PRIMARY KEY, kind TEXT NOT NULL, time REAL NOT NULL,
-                                                          size INTEGER, site TEXT, payload TEXT);
+                                                          payload TEXT NOT NULL);
                         """)
                 }
             }
@@ -147,21 +162,24 @@ public final class Index: @unchecked Sendable {
 
         deinit { discard() }
 
-        /// Adds a batch of listed objects and the backups parsed from them. Writes only TEMP tables.
-        public func stage(_ objects: [(object: StorageObject, kind: ObjectKind)], backups: [Row]) throws {
+        /// Adds a batch of listed objects (with their portal parse, when they are portal files) and
+        /// management backups. Writes only TEMP tables.
+        public func stage(_ objects: [StagedObject], backups: [Row] = []) throws {
             try index.guarded {
                 try index.queue.inDatabase { db in
                     try db.inTransaction(.deferred) {
-                        let object = try db.cachedStatement(sql: "INSERT OR IGNORE INTO temp.staged_objects (key, size, mtime, kind) VALUES (?, ?, ?, ?)")
-                        for (o, kind) in objects {
-                            let mtime = o.mtime.map { ($0.timeIntervalSince1970 * 1000).rounded() / 1000 }
-                            try object.execute(arguments: [o.key, o.size, mtime, kind.rawValue])
+                        let object = try db.cachedStatement(sql: """
+                            INSERT OR IGNORE INTO temp.staged_objects (key, size, mtime, kind, time, site) VALUES (?, ?, ?, ?, ?, ?)
+                            """)
+                        for o in objects {
+                            let mtime = o.object.mtime.map { ($0.timeIntervalSince1970 * 1000).rounded() / 1000 }
+                            try object.execute(arguments: [o.object.key, o.object.size, mtime, o.kind.rawValue, o.time, o.site])
                         }
                         let backup = try db.cachedStatement(sql: """
-                            INSERT OR IGNORE INTO temp.staged_backups (backup_id, kind, time, size, site, payload) VALUES (?, ?, ?, ?, ?, ?)
+                            INSERT OR IGNORE INTO temp.staged_backups (backup_id, kind, time, payload) VALUES (?, ?, ?, ?)
                             """)
                         for b in backups {
-                            try backup.execute(arguments: [b.key, b.kind, b.time ?? 0, b.size, b.site, b.payload])
+                            try backup.execute(arguments: [b.key, b.kind, b.time ?? 0, b.payload ?? "{}"])
                         }
                         return .commit
                     }
@@ -187,8 +205,8 @@ public final class Index: @unchecked Sendable {
                         """, arguments: [scan, previous, source])
                     let gone = db.changesCount
                     try db.execute(sql: """
-                        INSERT INTO objects (source, key, size, mtime, kind, first_seen_scan)
-                        SELECT ?, s.key, s.size, s.mtime, s.kind, ? FROM temp.staged_objects s
+                        INSERT INTO objects (source, key, size, mtime, kind, time, site, first_seen_scan)
+                        SELECT ?, s.key, s.size, s.mtime, s.kind, s.time, s.site, ? FROM temp.staged_objects s
                         WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.source = ? AND o.key = s.key AND o.gone_scan IS NULL)
                         """, arguments: [source, scan, source])
                     let added = db.changesCount
@@ -196,11 +214,11 @@ public final class Index: @unchecked Sendable {
                         UPDATE backups SET gone_scan = ?
                         WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
                             SELECT 1 FROM temp.staged_backups s WHERE s.backup_id = backups.backup_id AND s.kind = backups.kind
-                            AND s.time IS backups.time AND s.size IS backups.size AND s.site IS backups.site AND s.payload IS backups.payload)
+                            AND s.time = backups.time AND s.payload = backups.payload)
                         """, arguments: [scan, source])
                     try db.execute(sql: """
-                        INSERT INTO backups (source, backup_id, kind, time, size, site, payload, first_seen_scan)
-                        SELECT ?, s.backup_id, s.kind, s.time, s.size, s.site, s.payload, ? FROM temp.staged_backups s
+                        INSERT INTO backups (source, backup_id, kind, time, payload, first_seen_scan)
+                        SELECT ?, s.backup_id, s.kind, s.time, s.payload, ? FROM temp.staged_backups s
                         WHERE NOT EXISTS (SELECT 1 FROM backups b WHERE b.source = ? AND b.backup_id = s.backup_id AND b.gone_scan IS NULL)
                         """, arguments: [source, scan, source])
                     try db.execute(sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ?, finished_at = ? WHERE id = ?",
@@ -310,18 +328,34 @@ public final class Index: @unchecked Sendable {
         }
     }
 
-    /// The backups present on a target (as of its latest successful scan), oldest first.
+    /// The management backups present on a target (as of its latest successful scan), oldest first.
     public func presentBackups(source: String) throws -> [Row] {
         try guarded {
             try queue.read { db in
-                var rows: [Row] = []
+                try GRDB.Row.fetchAll(db, sql: """
+                    SELECT backup_id, kind, time, payload FROM backups WHERE source = ? AND gone_scan IS NULL ORDER BY time, backup_id
+                    """, arguments: [source]).map { Row(key: $0[0], kind: $0[1], time: $0[2], payload: $0[3]) }
+            }
+        }
+    }
+
+    /// The portal backup files present on a target, oldest first.
+    public func presentPortalFiles(source: String) throws -> [PortalBackupFile] {
+        try guarded {
+            try queue.read { db in
+                var files: [PortalBackupFile] = []
                 let cursor = try GRDB.Row.fetchCursor(db, sql: """
-                    SELECT backup_id, kind, time, size, site, payload FROM backups WHERE source = ? AND gone_scan IS NULL ORDER BY time, backup_id
+                    SELECT key, kind, time, size, site FROM objects
+                    WHERE source = ? AND gone_scan IS NULL AND kind IN ('portal-system', 'portal-site') ORDER BY time, key
                     """, arguments: [source])
                 while let r = try cursor.next() {
-                    rows.append(Row(key: r[0], kind: r[1], time: r[2], size: r[3], site: r[4], payload: r[5]))
+                    let key: String = r[0]
+                    let object = StorageObject(key: key, size: r[3], mtime: nil)
+                    files.append(PortalBackupFile(key: key, fileName: String(object.fileName),
+                                                  kind: r[1] == ObjectKind.portalSystem.rawValue ? .system : .site, site: r[4],
+                                                  time: Date(timeIntervalSince1970: r[2] ?? 0), size: r[3]))
                 }
-                return rows
+                return files
             }
         }
     }

@@ -27,30 +27,49 @@ public struct Scanner {
     /// Objects staged per batch: one S3 page.
     static let batchSize = 1000
 
-    /// Scans one storage target, streaming the listing into the index's staging tables batch by batch.
+    /// Scans one storage target. The listing runs on its own thread and hands over batches, so network
+    /// waits and parsing/staging overlap; batches are staged in the index's TEMP tables as they come.
     /// A failure is recorded as a failed scan and changes nothing else.
     public func scan(role: Role, target: StorageTarget) throws -> Report {
         let started = Date()
         let source = role.rawValue
         let writer = try index.beginStorageScan(source: source, location: target.location, started: started)
+        let pipe = BatchPipe(capacity: 8)
         do {
-            var batch: [(object: StorageObject, kind: ObjectKind)] = []
-            batch.reserveCapacity(Self.batchSize)
+            let listing = pipe.produce(from: target, batchSize: Self.batchSize)
             var evidence = ManagementEvidence()
             var listed = 0
-            func flush() throws {
-                try writer.stage(batch, backups: role == .portal ? Self.portalRows(batch) : [])
-                batch.removeAll(keepingCapacity: true)
+            do {
+                while let batch = try pipe.take() {
+                    var objects: [Index.StagedObject] = []
+                    objects.reserveCapacity(batch.count)
+                    for object in batch {
+                        switch role {
+                        case .portal:
+                            // One parse gives both the kind and the record, stored on the object's row.
+                            if let file = Classifier.portalFile(object) {
+                                objects.append(.init(object, file.kind == .system ? .portalSystem : .portalSite,
+                                                     time: file.time.timeIntervalSince1970, site: file.site))
+                            } else {
+                                objects.append(.init(object, .unrecognized))
+                            }
+                        case .management:
+                            let kind = Classifier.classify(object.key, role: role)
+                            evidence.add(object, kind)
+                            objects.append(.init(object, kind))
+                        }
+                    }
+                    try writer.stage(objects)
+                    let before = listed
+                    listed += batch.count
+                    if before / 10_000 != listed / 10_000 { progress?("\(source): \(listed) objects listed") }
+                }
+            } catch {
+                pipe.cancel()
+                listing.wait()
+                throw error
             }
-            try target.list { object in
-                let kind = Classifier.classify(object.key, role: role)
-                if role == .management { evidence.add(object, kind) }
-                batch.append((object, kind))
-                listed += 1
-                if batch.count == Self.batchSize { try flush() }
-                if listed % 10_000 == 0 { progress?("\(source): \(listed) objects listed") }
-            }
-            try flush()
+            listing.wait()
             if role == .management {
                 var contents: [String: String] = [:]
                 for key in Classifier.metadataKeys(evidence.objects) {
@@ -68,17 +87,14 @@ public struct Scanner {
                                        code: failure.code ?? "TARGET_UNREACHABLE", error: failure.message)
             return Report(source: source, location: target.location, counts: nil, error: failure)
         }
+        let listedAt = Date()
         let counts = try writer.commit()
-        logger.info("scan done", metadata: ["source": "\(source)", "seen": "\(counts.seen)", "added": "\(counts.added)", "gone": "\(counts.gone)"])
+        logger.info("scan done", metadata: [
+            "source": "\(source)", "seen": "\(counts.seen)", "added": "\(counts.added)", "gone": "\(counts.gone)",
+            "listSeconds": "\(String(format: "%.2f", listedAt.timeIntervalSince(started)))",
+            "commitSeconds": "\(String(format: "%.2f", Date().timeIntervalSince(listedAt)))",
+        ])
         return Report(source: source, location: target.location, counts: counts, error: nil)
-    }
-
-    /// Portal files are fully described by columns; no JSON on the hot path.
-    static func portalRows(_ objects: [(object: StorageObject, kind: ObjectKind)]) -> [Index.Row] {
-        objects.compactMap { pair in
-            guard pair.kind != .unrecognized, let file = Classifier.portalFile(pair.object) else { return nil }
-            return Index.Row(key: file.key, kind: pair.kind.rawValue, time: file.time.timeIntervalSince1970, size: file.size, site: file.site)
-        }
     }
 
     static func managementRows(_ objects: [(object: StorageObject, kind: ObjectKind)], contents: [String: String]) throws -> [Index.Row] {
