@@ -171,6 +171,28 @@ struct CLITests {
         }
     }
 
+    @Test func twoScansAtOnceOnOneIndexBothFinish() throws {
+        let (dir, config) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        let processes = (0..<2).map { _ in
+            let p = Process()
+            p.executableURL = binaryURL()
+            p.arguments = ["scan", "--config", config]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            return p
+        }
+        for p in processes { try p.run() }
+        for p in processes { p.waitUntilExit() }
+        #expect(processes.map(\.terminationStatus) == [0, 0])
+        let index = try Index(path: dir.path("dr-audit.sqlite"))
+        let statuses: [String] = try index.query("SELECT status FROM scans ORDER BY id")
+        #expect(statuses == Array(repeating: "ok", count: 6))
+        // Whichever came second found nothing new: every object is present exactly once.
+        let duplicates: [Int] = try index.query("SELECT count(*) FROM (SELECT key FROM objects WHERE gone_scan IS NULL GROUP BY source, key HAVING count(*) > 1)")
+        #expect(duplicates == [0])
+    }
+
     @Test func demoRuns() throws {
         let dir = try TempDir()
         let r = try cli(["demo", "--output", dir.path("demo")])

@@ -25,14 +25,14 @@ struct MigrationTests {
         let again = try Index(path: dir.path("i.sqlite"))
         #expect(try again.appliedMigrations() == embeddedMigrations.map(\.name))
         let tables: [String] = try again.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        #expect(Set(tables).isSuperset(of: ["scans", "objects", "backups", "cluster_records", "audits", "findings"]))
+        #expect(Set(tables).isSuperset(of: ["schema_migrations", "scans", "objects", "backups", "cluster_records", "audits", "findings"]))
     }
 
     @Test func refusesADatabaseFromANewerVersion() throws {
         let dir = try TempDir()
         _ = try Index(path: dir.path("i.sqlite"))
         let raw = try DatabaseQueue(path: dir.path("i.sqlite"))
-        try raw.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('9999_from_the_future')") }
+        try raw.write { try $0.execute(sql: "INSERT INTO schema_migrations (name, applied_at) VALUES ('9999_from_the_future', 0)") }
         #expect(throws: DRAuditError.self) { try Index(path: dir.path("i.sqlite")) }
         do { _ = try Index(path: dir.path("i.sqlite")) } catch {
             #expect("\(error)".contains("newer dr-audit"))

@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 
 /// The SQLite index: objects, parsed backups, cluster records, scans and audit findings.
-/// Schema lives in `migrations/*.sql` (embedded at build time); GRDB's migrator records what was applied.
+/// Schema lives in `migrations/*.sql` (embedded at build time); `schema_migrations` records what was applied.
 public final class Index: @unchecked Sendable {
     public let path: String
     fileprivate let queue: DatabaseQueue
@@ -32,27 +32,36 @@ public final class Index: @unchecked Sendable {
         try migrate()
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        for migration in embeddedMigrations {
-            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
-        }
-        return migrator
-    }
-
+    /// Applies the embedded `migrations/*.sql` not yet recorded in `schema_migrations`, in name order, in one
+    /// IMMEDIATE transaction: two processes opening a new index at once cannot both apply them.
     private func migrate() throws {
-        let migrator = Self.migrator
+        let known = embeddedMigrations.map(\.name)
         try guarded {
-            let (done, superseded) = try queue.read { db in
-                (try migrator.hasCompletedMigrations(db), try migrator.hasBeenSuperseded(db))
+            let applied = try queue.read { db -> [String] in
+                guard try db.tableExists("schema_migrations") else { return [] }
+                return try String.fetchAll(db, sql: "SELECT name FROM schema_migrations")
             }
-            if superseded { throw DRAuditError("index \(path) was written by a newer dr-audit (unknown migrations); use that version") }
-            if !done { try migrator.migrate(queue) }
+            if let unknown = Set(applied).subtracting(known).sorted().first {
+                throw DRAuditError("index \(path) was written by a newer dr-audit (migration \(unknown)); use that version")
+            }
+            if Set(applied) == Set(known) { return }
+            try queue.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    try db.execute(sql: "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+                    let done = Set(try String.fetchAll(db, sql: "SELECT name FROM schema_migrations"))
+                    for migration in embeddedMigrations where !done.contains(migration.name) {
+                        try db.execute(sql: migration.sql)
+                        try db.execute(sql: "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                                       arguments: [migration.name, Date().timeIntervalSince1970])
+                    }
+                    return .commit
+                }
+            }
         }
     }
 
     public func appliedMigrations() throws -> [String] {
-        try guarded { try queue.read { db in try Self.migrator.completedMigrations(db) } }
+        try guarded { try queue.read { db in try String.fetchAll(db, sql: "SELECT name FROM schema_migrations ORDER BY name") } }
     }
 
     /// Runs database work, turning SQLite failures into one-line errors that name the index.
