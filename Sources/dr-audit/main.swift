@@ -23,6 +23,16 @@ struct Options: ParsableArguments {
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
 
+/// The clock and output form of the commands that judge the index.
+struct JudgeOptions: ParsableArguments {
+    @Option(help: "Judge as of this RFC 3339 time (default: now).")
+    var now: String?
+    @Option(help: "table or json.")
+    var format: OutputFormat = .table
+
+    func at() throws -> Date { try parseNow(now) }
+}
+
 func parseNow(_ text: String?) throws -> Date {
     guard let text else { return Date() }
     guard let date = UTC.parseRFC3339(text) else { throw DRAuditError("--now '\(text)' is not an RFC 3339 time (2026-11-25T02:00:00Z)") }
@@ -57,16 +67,13 @@ struct Scan: ParsableCommand {
 struct Pairs: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List restorable point-in-time pairs of management and portal backups.")
     @OptionGroup var options: Options
+    @OptionGroup var judge: JudgeOptions
     @Option(help: "Largest management-to-portal distance, e.g. 30m (default: the config's pairing.tolerance).")
     var tolerance: String?
-    @Option(help: "Judge as of this RFC 3339 time (default: now).")
-    var now: String?
-    @Option(help: "table or json.")
-    var format: OutputFormat = .table
 
     func run() throws {
         let workspace = try options.workspace()
-        let at = try parseNow(now)
+        let at = try judge.at()
         var override: TimeInterval?
         if let tolerance {
             guard let d = DurationText.parse(tolerance) else { throw DRAuditError("--tolerance '\(tolerance)' is not a duration (30m, 1h)") }
@@ -74,7 +81,7 @@ struct Pairs: ParsableCommand {
         }
         let input = try workspace.auditInput(now: at, tolerance: override, withDeployment: false)
         let result = Audit.assess(input).pairing
-        switch format {
+        switch judge.format {
         case .json: print(Render.pairsJSON(result, now: at, tolerance: input.policy.tolerance), terminator: "")
         case .table: print(Render.pairsTable(result, tolerance: input.policy.tolerance), terminator: "")
         }
@@ -86,17 +93,14 @@ struct AuditCommand: ParsableCommand {
         commandName: "audit",
         abstract: "Check DR readiness; exit 0 ok, 1 warn, 2 fail, 3 could not run.")
     @OptionGroup var options: Options
-    @Option(help: "Judge as of this RFC 3339 time (default: now).")
-    var now: String?
-    @Option(help: "table or json.")
-    var format: OutputFormat = .table
+    @OptionGroup var judge: JudgeOptions
 
     func run() throws {
         let workspace = try options.workspace()
-        let at = try parseNow(now)
+        let at = try judge.at()
         let assessment = Audit.assess(try workspace.auditInput(now: at))
         try workspace.index.recordAudit(now: at, status: assessment.status.rawValue, findings: assessment.findings)
-        switch format {
+        switch judge.format {
         case .json: print(Render.auditJSON(assessment, now: at), terminator: "")
         case .table: print(Render.auditTable(assessment), terminator: "")
         }
