@@ -86,6 +86,47 @@ public final class Workspace {
         return input
     }
 
+    /// The configured sources with their last scan and object counts, for metrics.
+    public func sourceMetrics() throws -> [Metrics.SourceMetrics] {
+        var sources = roles.map(\.rawValue)
+        if let cluster = config.cluster, cluster.portalBackups != nil || cluster.managementBackups != nil { sources.append("cluster") }
+        return try sources.map { source in
+            let scan = try index.lastScan(source: source)
+            return Metrics.SourceMetrics(source: source, lastScanAt: scan?.startedAt, lastScanOK: scan?.ok ?? false,
+                                         lastScanDuration: scan.map { $0.finishedAt.timeIntervalSince($0.startedAt) },
+                                         objects: try index.presentCount(source: source))
+        }
+    }
+
+    /// The backup CRs of the management cluster as last read, when a cluster export is configured.
+    public func managementRecords() throws -> [ClusterRecord]? {
+        guard config.cluster?.managementBackups != nil else { return nil }
+        let decoder = JSONDecoder()
+        return try index.presentClusterPayloads().compactMap { row in
+            guard let record = try? decoder.decode(ClusterRecord.self, from: Data(row.payload.utf8)), record.role == .management else { return nil }
+            return record
+        }
+    }
+
+    /// Writes `text` to `path` through a temporary file in the same folder and a rename, so readers
+    /// (a Prometheus textfile collector) never see half a file.
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        do {
+            try Data(text.utf8).write(to: temporary)
+            guard rename(temporary.path, url.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                try? FileManager.default.removeItem(at: temporary)
+                throw DRAuditError("cannot write \(path): \(reason)")
+            }
+        } catch let error as DRAuditError {
+            throw error
+        } catch {
+            throw DRAuditError("cannot write \(path): \(FileManager.default.fileExists(atPath: url.deletingLastPathComponent().path) ? "permission denied" : "no such folder")")
+        }
+    }
+
     private func sourceState(_ source: String, fallbackLocation: String) throws -> SourceState {
         guard let scan = try index.lastScan(source: source) else {
             return SourceState(source: source, location: fallbackLocation, lastScanAt: nil, ok: false)

@@ -108,6 +108,51 @@ struct AuditCommand: ParsableCommand {
     }
 }
 
+struct MetricsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metrics",
+        abstract: "Write Prometheus textfile metrics (atomically replaced) for the node exporter's textfile collector.")
+    @OptionGroup var options: Options
+    @Option(help: "Judge as of this RFC 3339 time (default: now).")
+    var now: String?
+    @Option(help: "The .prom file to write.")
+    var output: String
+
+    func run() throws {
+        let workspace = try options.workspace()
+        let at = try parseNow(now)
+        let assessment = Audit.assess(try workspace.auditInput(now: at))
+        try Workspace.writeAtomically(Metrics.render(assessment, sources: try workspace.sourceMetrics(), now: at), to: output)
+    }
+}
+
+struct RestorePlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore-plan",
+        abstract: "Print the ManagementRestore and PortalRestore CRs for a restorable pair, with the DR steps and open checks.")
+    @OptionGroup var options: Options
+    @Option(help: "latest, or an RFC 3339 time: the newest pair restoring to a point not after it.")
+    var at: String = "latest"
+    @Option(help: "Judge as of this RFC 3339 time (default: now).")
+    var now: String?
+
+    func run() throws {
+        let workspace = try options.workspace()
+        let judged = try parseNow(now)
+        var target: Date?
+        if at != "latest" {
+            guard let t = UTC.parseRFC3339(at) else { throw DRAuditError("--at '\(at)' is neither latest nor an RFC 3339 time") }
+            target = t
+        }
+        let input = try workspace.auditInput(now: judged)
+        let assessment = Audit.assess(input)
+        let pair: Pair
+        do { pair = try RestorePlan.choose(assessment.pairing.pairs, at: target) } catch { throw DRAuditError("restore-plan: \(error)") }
+        print(RestorePlan.render(pair: pair, portalCR: input.deployment.portalCR, managementCR: input.deployment.managementCR,
+                                 managementRecords: try workspace.managementRecords(), openFindings: assessment.findings), terminator: "")
+    }
+}
+
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build a sample APIC backup environment in a temp folder, scan and audit it.")
@@ -144,7 +189,7 @@ struct DRAuditCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dr-audit",
         abstract: "Checks that IBM API Connect management and portal backups can be restored together.",
-        subcommands: [Scan.self, Pairs.self, AuditCommand.self, Demo.self])
+        subcommands: [Scan.self, Pairs.self, AuditCommand.self, MetricsCommand.self, RestorePlanCommand.self, Demo.self])
 }
 
 // Every failure is one line on stderr and exit 3; usage errors keep ArgumentParser's text.

@@ -193,6 +193,33 @@ struct CLITests {
         #expect(duplicates == [0])
     }
 
+    @Test func metricsAndRestorePlan() throws {
+        let (dir, config) = try environment()
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        let metrics = try cli(["metrics", "--config", config, "--now", testNowText, "--output", dir.path("dr-audit.prom")])
+        #expect(metrics.status == 0, "\(metrics.stderr)")
+        let prom = try String(contentsOfFile: dir.path("dr-audit.prom"), encoding: .utf8)
+        #expect(prom.contains("dr_audit_restorable_pairs 19\n"))
+        #expect(prom.contains("dr_audit_audit_status 1\n"))
+        #expect(prom.contains("dr_audit_objects{source=\"portal\"} 88\n"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.contains(".tmp-") }.isEmpty)
+        let badOutput = try cli(["metrics", "--config", config, "--output", dir.path("no/such/folder/x.prom")])
+        #expect(badOutput.status == 3)
+        #expect(badOutput.stderr.contains("x.prom"))
+
+        let plan = try cli(["restore-plan", "--config", config, "--now", testNowText])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("restoring to 2026-03-15T01:04:50Z"))
+        #expect(plan.stdout.contains("backupName: \"mgmt-record-20260315-010000f\""))
+        #expect(plan.stdout.contains("systemName: \"_portal_system_backup-20260315.010005.tar.gz\""))
+        let earlier = try cli(["restore-plan", "--config", config, "--now", testNowText, "--at", "2026-03-10T12:00:00Z"])
+        #expect(earlier.stdout.contains("restoring to 2026-03-09T01:04:50Z")) // the 10th misses a site
+        let none = try cli(["restore-plan", "--config", config, "--at", "2020-01-01T00:00:00Z"])
+        #expect(none.status == 3)
+        #expect(none.stderr.contains("no restorable pair has a restore point at or before 2020-01-01T00:00:00Z"))
+        #expect(!(plan.stdout + earlier.stdout).contains(SampleEnvironment.portalPassword))
+    }
+
     @Test func demoRuns() throws {
         let dir = try TempDir()
         let r = try cli(["demo", "--output", dir.path("demo")])

@@ -369,6 +369,17 @@ public final class Index: @unchecked Sendable {
         }
     }
 
+    /// How many objects (or, for `cluster`, backup CRs) are present for a source.
+    public func presentCount(source: String) throws -> Int {
+        try guarded {
+            try queue.read { db in
+                source == "cluster"
+                    ? try Int.fetchOne(db, sql: "SELECT count(*) FROM cluster_records WHERE gone_scan IS NULL") ?? 0
+                    : try Int.fetchOne(db, sql: "SELECT count(*) FROM objects WHERE source = ? AND gone_scan IS NULL", arguments: [source]) ?? 0
+            }
+        }
+    }
+
     /// Present objects that need an operator's eye: unrecognized names, and metadata files of zero bytes.
     public func attentionObjects(source: String) throws -> (unrecognized: [StorageObject], emptyMetadata: [StorageObject]) {
         try guarded {
