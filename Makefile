@@ -2,7 +2,7 @@
 # Both install what they need first (Debian packages via apt).
 SWIFT ?= swift
 BUILD_PACKAGES := libsqlite3-dev pkg-config libssh2-1-dev libcurl4-openssl-dev
-TEST_PACKAGES := openssh-server openssh-client curl openssl python3-venv
+TEST_PACKAGES := openssh-server openssh-client curl openssl python3-venv chromium
 
 BENCH_PACKAGES := rclone
 

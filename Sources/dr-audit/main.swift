@@ -153,6 +153,35 @@ struct RestorePlanCommand: ParsableCommand {
     }
 }
 
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case markdown, html, json }
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a compliance report: verdict, pairs, findings, per-site coverage and a timeline (HTML: inline SVG).")
+    @OptionGroup var options: Options
+    @Option(help: "Judge as of this RFC 3339 time (default: now).")
+    var now: String?
+    @Option(help: "markdown, html or json.")
+    var format: ReportFormat = .markdown
+    @Option(help: "The file to write (replaced atomically).")
+    var output: String
+
+    func run() throws {
+        let workspace = try options.workspace()
+        let at = try parseNow(now)
+        let input = try workspace.auditInput(now: at)
+        let report = Report(assessment: Audit.assess(input), now: at, policy: input.policy, managementBackups: input.managementBackups)
+        let text: String
+        switch format {
+        case .markdown: text = report.markdown()
+        case .html: text = report.html()
+        case .json: text = report.json()
+        }
+        try Workspace.writeAtomically(text, to: output)
+    }
+}
+
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build a sample APIC backup environment in a temp folder, scan and audit it.")
@@ -189,7 +218,7 @@ struct DRAuditCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dr-audit",
         abstract: "Checks that IBM API Connect management and portal backups can be restored together.",
-        subcommands: [Scan.self, Pairs.self, AuditCommand.self, MetricsCommand.self, RestorePlanCommand.self, Demo.self])
+        subcommands: [Scan.self, Pairs.self, AuditCommand.self, MetricsCommand.self, RestorePlanCommand.self, ReportCommand.self, Demo.self])
 }
 
 // Every failure is one line on stderr and exit 3; usage errors keep ArgumentParser's text.

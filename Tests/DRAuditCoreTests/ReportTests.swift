@@ -78,3 +78,46 @@ struct MetricsTests {
         }
     }
 }
+
+struct ComplianceReportTests {
+    let hostile = "evil.example.com@<script>alert(1)@\"cat\"|x"
+
+    func report() -> Report {
+        var input = AuditInput(now: utc("2026-01-06T02:00:00Z"), policy: PairingPolicy(tolerance: 1800, rpo: 26 * 3600))
+        input.portalFiles = run("2026-01-01T01:00:00Z", sites: [siteA, hostile]) + run("2026-01-02T01:00:00Z", sites: [siteA])
+            + run("2026-01-05T01:00:00Z", sites: [siteA, hostile])
+        let f = full("2026-01-01T01:02:00Z")
+        input.managementBackups = [f, incr("2026-01-02T01:02:00Z", on: f, full: f), incr("2026-01-05T01:02:00Z", on: f, full: f),
+                                   full("2026-01-03T01:00:00Z", status: .failed)]
+        return Report(assessment: Audit.assess(input), now: input.now, policy: input.policy, managementBackups: input.managementBackups)
+    }
+
+    @Test func coverageAndGaps() {
+        let r = report()
+        #expect(r.coverage == [
+            Report.SiteCoverage(site: hostile, runsWith: 2, runsMissing: 1, lastSeen: utc("2026-01-05T01:00:20Z")),
+            Report.SiteCoverage(site: siteA, runsWith: 3, runsMissing: 0, lastSeen: utc("2026-01-05T01:00:10Z")),
+        ])
+        // Pairs on the 1st and the 5th (the 2nd misses a site): one gap of four days.
+        #expect(r.gaps.map(\.from) == [utc("2026-01-01T01:02:00Z")])
+    }
+
+    @Test func htmlEscapesEveryNameAndCarriesNoScript() {
+        let page = report().html()
+        #expect(!page.lowercased().contains("<script"))
+        #expect(page.contains("&lt;script&gt;alert(1)@&quot;cat&quot;"))
+        #expect(page.contains("<svg"))
+        #expect(page.contains("fill=\"#cf222e\"")) // the failed management backup is drawn red
+        let svg = report().timelineSVG()
+        #expect(svg.components(separatedBy: "<circle").count - 1 == 4)
+        #expect(svg.components(separatedBy: "<line").count - 1 == 3) // two pair links and the axis
+    }
+
+    @Test func markdownKeepsTablesIntact() {
+        let text = report().markdown()
+        #expect(text.contains("| \(siteA) | 3 | 0 | 2026-01-05T01:00:10Z |"))
+        #expect(text.contains("&lt;script&gt;"))
+        #expect(text.contains("\\|x"))
+        #expect(text.contains("- Verdict: **WARN**"))
+    }
+}

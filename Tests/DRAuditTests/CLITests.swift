@@ -220,6 +220,33 @@ struct CLITests {
         #expect(!(plan.stdout + earlier.stdout).contains(SampleEnvironment.portalPassword))
     }
 
+    @Test func reportsRenderInHeadlessChromium() throws {
+        let (dir, config) = try environment()
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        for format in ["markdown", "html", "json"] {
+            let r = try cli(["report", "--config", config, "--now", testNowText, "--format", format, "--output", dir.path("report.\(format)")])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(try String(contentsOfFile: dir.path("report.markdown"), encoding: .utf8).contains("## Site coverage"))
+        #expect(try json(String(contentsOfFile: dir.path("report.json"), encoding: .utf8))["status"] as? String == "warn")
+
+        // The page must render in a real browser, carry its SVG timeline and no script.
+        let chromium = Process()
+        chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+        chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + dir.path("report.html")]
+        let out = Pipe()
+        chromium.standardOutput = out
+        chromium.standardError = FileHandle.nullDevice
+        try chromium.run()
+        let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        chromium.waitUntilExit()
+        #expect(chromium.terminationStatus == 0)
+        #expect(dom.contains("<svg"))
+        #expect(dom.contains("<circle"))
+        #expect(dom.contains("Site coverage"))
+        #expect(!dom.lowercased().contains("<script"))
+    }
+
     @Test func demoRuns() throws {
         let dir = try TempDir()
         let r = try cli(["demo", "--output", dir.path("demo")])
