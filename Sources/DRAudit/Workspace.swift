@@ -82,6 +82,8 @@ public final class Workspace {
             input.deployment = DeploymentState(portalCR: portal?.cr, managementCR: management?.cr,
                                                portalSecret: portal?.secret, managementSecret: management?.secret,
                                                encryptionSecret: Artifacts.encryptionSecret(config.portal?.encryptionSecret))
+            input.deployment.portalBaseline = portal?.baseline
+            input.deployment.managementBaseline = management?.baseline
         }
         return input
     }

@@ -266,3 +266,34 @@ struct CronAndDurationTests {
         #expect(DurationText.format(0) == "0s")
     }
 }
+
+struct BaselineTests {
+    func portal(name: String = "portal", originalUID: String? = nil, uid: String? = nil, hosts: [String] = ["api.portal.example.com", "portal.example.com"],
+                path: String = "/backups/portal") throws -> SubsystemCR {
+        var metadata: [String: Any] = ["name": name]
+        if let uid { metadata["uid"] = uid }
+        var spec: [String: Any] = [
+            "portalAdminEndpoint": ["hosts": [["name": hosts[0], "secretName": "a"]]],
+            "portalUIEndpoint": ["hosts": [["name": hosts[1], "secretName": "b"]]],
+            "portalBackup": ["protocol": "sftp", "host": "sftp.example.com", "path": path],
+        ]
+        if let originalUID { spec["originalUID"] = originalUID }
+        return try SubsystemCR.parse(yamlish(["kind": "PortalCluster", "metadata": metadata, "spec": spec]), role: .portal)
+    }
+
+    @Test func unchangedHasNoFindings() throws {
+        let original = try portal(uid: "uid-1")
+        #expect(original.endpoints == ["api.portal.example.com", "portal.example.com"])
+        #expect(try portal(originalUID: "uid-1").changes(from: original).isEmpty)
+    }
+
+    @Test func eachChangeHasItsCode() throws {
+        let original = try portal(uid: "uid-1")
+        let changed = try portal(name: "portal2", originalUID: "uid-9", hosts: ["api.portal.example.com", "new.example.com"], path: "/elsewhere")
+        let findings = changed.changes(from: original)
+        #expect(findings.map(\.code) == ["CR_NAME_CHANGED", "ORIGINAL_UID_CHANGED", "ENDPOINT_CHANGED", "BACKUP_TARGET_CHANGED"])
+        #expect(findings.first { $0.code == "ENDPOINT_CHANGED" }?.message.contains("missing portal.example.com; new new.example.com") == true)
+        #expect(findings.first { $0.code == "ORIGINAL_UID_CHANGED" }?.severity == .fail)
+        #expect(try portal().changes(from: original).map(\.code) == ["ORIGINAL_UID_CHANGED"]) // unset on the new install
+    }
+}

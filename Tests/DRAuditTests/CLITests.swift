@@ -247,6 +247,31 @@ struct CLITests {
         #expect(!dom.lowercased().contains("<script"))
     }
 
+    @Test func baselineComparison() throws {
+        let (dir, config) = try environment()
+        let current = try String(contentsOfFile: dir.path("portal_cr.yaml"), encoding: .utf8)
+        // The original as saved before the disaster: other UID, other portal endpoint.
+        let original = current.replacingOccurrences(of: "  namespace: apic\n", with: "  namespace: apic\n  uid: 11111111-2222-3333-4444-555555555555\n")
+            .replacingOccurrences(of: "  originalUID: 5f1c3a9e-7d2b-4e8a-9c61-2b7f0d4e8a11\n", with: "")
+            .replacingOccurrences(of: "spec:\n", with: "spec:\n  portalUIEndpoint:\n    hosts:\n    - name: portal.old.example.com\n")
+        try original.write(toFile: dir.path("portal_cr.original.yaml"), atomically: true, encoding: .utf8)
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        try text.replacingOccurrences(of: "  cr: ./portal_cr.yaml\n", with: "  cr: ./portal_cr.yaml\n  baseline: ./portal_cr.original.yaml\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(audit.status == 2)
+        let codes = (try json(audit.stdout)["findings"] as? [[String: String]] ?? []).map { $0["code"]! }
+        #expect(codes.contains("ORIGINAL_UID_CHANGED"))
+        #expect(codes.contains("ENDPOINT_CHANGED"))
+        #expect(!codes.contains("CR_NAME_CHANGED"))
+
+        try "kind: [broken".write(toFile: dir.path("portal_cr.original.yaml"), atomically: true, encoding: .utf8)
+        let broken = try cli(["audit", "--config", config, "--now", testNowText])
+        #expect(broken.status == 3)
+        #expect(broken.stderr.contains("portal_cr.original.yaml"))
+    }
+
     @Test func demoRuns() throws {
         let dir = try TempDir()
         let r = try cli(["demo", "--output", dir.path("demo")])

@@ -19,6 +19,8 @@ public struct Config: Sendable {
         public var endpoint: String?
         /// objstore: a PEM CA bundle for a custom S3 with a private CA (the CR's backupCerts, saved).
         public var caBundle: URL?
+        /// The CR as saved when the backups were taken, to detect changed names, UIDs, endpoints and targets.
+        public var baseline: URL?
     }
 
     public struct Cluster: Sendable {
@@ -74,7 +76,7 @@ public struct Config: Sendable {
         func subsystem(_ key: String) throws -> Subsystem? {
             guard let entries = try map(top[key], key, allowed: ["cr", "secret", "encryptionSecret", "target",
                                                                          "knownHosts", "hostKeyFingerprint", "timeout",
-                                                                         "endpoint", "caBundle"]) else { return nil }
+                                                                         "endpoint", "caBundle", "baseline"]) else { return nil }
             guard let cr = try path(entries["cr"], "\(key).cr") else { throw fail("\(key).cr", "is required") }
             var target: [String: String] = [:]
             for (k, v) in try map(entries["target"], "\(key).target", allowed: ["protocol", "host", "port", "path"]) ?? [:] {
@@ -92,7 +94,8 @@ public struct Config: Sendable {
                              knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
                              timeout: try duration(entries["timeout"], "\(key).timeout", default: 30),
                              endpoint: try text(entries["endpoint"], "\(key).endpoint"),
-                             caBundle: try path(entries["caBundle"], "\(key).caBundle"))
+                             caBundle: try path(entries["caBundle"], "\(key).caBundle"),
+                             baseline: try path(entries["baseline"], "\(key).baseline"))
         }
         var cluster: Cluster?
         if let entries = try map(top["cluster"], "cluster", allowed: ["portalBackups", "managementBackups"]) {

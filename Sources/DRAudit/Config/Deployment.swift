@@ -6,6 +6,8 @@ public struct SubsystemArtifacts: Sendable {
     public var role: Role
     public var config: Config.Subsystem
     public var cr: SubsystemCR
+    /// The saved original CR (config `baseline`), when given.
+    public var baseline: SubsystemCR?
     /// The CR's backup spec with the config's `target` overrides applied.
     public var target: BackupSpec
     public var secret: DeploymentState.SecretState?
@@ -29,6 +31,13 @@ public enum Artifacts {
         let cr: SubsystemCR
         do { cr = try SubsystemCR.parse(document, role: role) } catch {
             throw DRAuditError("\(role.rawValue) CR \(config.cr.path): \(DRAuditError.oneLine(error))")
+        }
+        var baseline: SubsystemCR?
+        if let url = config.baseline {
+            do { baseline = try SubsystemCR.parse(try Documents.load(url, what: "\(role.rawValue) baseline CR"), role: role) } catch {
+                let message = DRAuditError.oneLine(error)
+                throw DRAuditError(message.contains(url.path) ? message : "\(role.rawValue) baseline CR \(url.path): \(message)")
+            }
         }
         var target = cr.backup
         for (key, value) in config.target {
@@ -60,7 +69,7 @@ public enum Artifacts {
                 secretState = .invalid(message.hasPrefix(role.rawValue) ? message : "\(role.rawValue) backup Secret \(url.path): \(message)")
             }
         }
-        return SubsystemArtifacts(role: role, config: config, cr: cr, target: target, secret: secretState, credentials: credentials)
+        return SubsystemArtifacts(role: role, config: config, cr: cr, baseline: baseline, target: target, secret: secretState, credentials: credentials)
     }
 
     public static func encryptionSecret(_ url: URL?) -> DeploymentState.EncryptionState {

@@ -57,6 +57,9 @@ public struct DeploymentState: Sendable {
     public var portalSecret: SecretState?
     public var managementSecret: SecretState?
     public var encryptionSecret: EncryptionState = .notGiven
+    /// The CRs as saved when the backups were taken (config `baseline:`), to compare against.
+    public var portalBaseline: SubsystemCR?
+    public var managementBaseline: SubsystemCR?
     public init(portalCR: SubsystemCR? = nil, managementCR: SubsystemCR? = nil, portalSecret: SecretState? = nil,
                 managementSecret: SecretState? = nil, encryptionSecret: EncryptionState = .notGiven) {
         self.portalCR = portalCR
@@ -213,6 +216,9 @@ public enum Audit {
     static func deploymentFindings(_ input: AuditInput) -> [Finding] {
         let d = input.deployment
         var findings: [Finding] = []
+        for (cr, baseline) in [(d.portalCR, d.portalBaseline), (d.managementCR, d.managementBaseline)] {
+            if let cr, let baseline { findings += cr.changes(from: baseline) }
+        }
         for cr in [d.portalCR, d.managementCR].compactMap({ $0 }) {
             let subject = "\(cr.kind)/\(cr.name)"
             if cr.name.count > cr.nameLimit {

@@ -34,6 +34,10 @@ public struct SubsystemCR: Hashable, Sendable {
     public var originalUID: String?
     public var backup: BackupSpec
     public var encryptionSecretName: String?
+    /// `metadata.uid` of the object the CR was saved from, when the saved YAML carries it.
+    public var uid: String?
+    /// Host names of every `*Endpoint` section of the spec (the DR procedure needs them unchanged).
+    public var endpoints: Set<String> = []
 
     /// The DR topic's name limits: subsystem CRs over 15 characters need originalUID; the
     /// APIConnectCluster name is limited to 10.
@@ -70,8 +74,43 @@ public struct SubsystemCR: Hashable, Sendable {
         let enc = (kind == "APIConnectCluster" ? document["spec", sub, "encryptionSecret", "secretName"]?.string : nil)
             ?? document["spec", "encryptionSecret", "secretName"]?.string
             ?? document["spec", "encryptionSecret"]?.string
-        return SubsystemCR(kind: kind, name: name, role: role, originalUID: uid.flatMap { $0.isEmpty ? nil : $0 },
-                           backup: spec, encryptionSecretName: enc)
+        var cr = SubsystemCR(kind: kind, name: name, role: role, originalUID: uid.flatMap { $0.isEmpty ? nil : $0 },
+                             backup: spec, encryptionSecretName: enc)
+        cr.uid = document["metadata", "uid"]?.string
+        let specs = [document["spec"], kind == "APIConnectCluster" ? document["spec", sub] : nil].compactMap { $0?.entries }
+        for entries in specs {
+            for (key, value) in entries where key.hasSuffix("Endpoint") {
+                for host in value["hosts"]?.items ?? [] {
+                    if let name = host["name"]?.string { cr.endpoints.insert(name) }
+                }
+            }
+        }
+        return cr
+    }
+
+    /// What changed from the CR as it was when the backups were taken (the saved original).
+    public func changes(from baseline: SubsystemCR) -> [Finding] {
+        let subject = "\(kind)/\(name)"
+        var findings: [Finding] = []
+        if name != baseline.name {
+            findings.append(Finding("CR_NAME_CHANGED", .fail, subject, "\(role.rawValue) CR is named \(name) but was \(baseline.name) when the backups were taken; the restore needs the same name"))
+        }
+        if let expected = baseline.originalUID ?? baseline.uid, originalUID != expected {
+            findings.append(Finding("ORIGINAL_UID_CHANGED", .fail, subject, "\(subject) spec.originalUID is \(originalUID ?? "unset") but the backed-up \(role.rawValue) has UID \(expected)"))
+        }
+        if endpoints != baseline.endpoints {
+            let added = endpoints.subtracting(baseline.endpoints).sorted(), removed = baseline.endpoints.subtracting(endpoints).sorted()
+            findings.append(Finding("ENDPOINT_CHANGED", .fail, subject, "\(subject) endpoints differ from the original: " +
+                                    (removed.isEmpty ? "" : "missing \(removed.joined(separator: ", "))") +
+                                    (removed.isEmpty || added.isEmpty ? "" : "; ") +
+                                    (added.isEmpty ? "" : "new \(added.joined(separator: ", "))")))
+        }
+        let now = [backup.protocol, backup.host ?? "", backup.port.map(String.init) ?? "", backup.path ?? ""]
+        let then = [baseline.backup.protocol, baseline.backup.host ?? "", baseline.backup.port.map(String.init) ?? "", baseline.backup.path ?? ""]
+        if now != then {
+            findings.append(Finding("BACKUP_TARGET_CHANGED", .warn, subject, "\(subject) backs up to \(now.filter { !$0.isEmpty }.joined(separator: " ")) but the original used \(then.filter { !$0.isEmpty }.joined(separator: " ")); older backups stay where they were"))
+        }
+        return findings
     }
 }
 
