@@ -272,6 +272,34 @@ struct CLITests {
         #expect(broken.stderr.contains("portal_cr.original.yaml"))
     }
 
+    /// A read-only index (root cannot be denied a write, so the commands run as `nobody`): reading commands
+    /// work, writing ones fail in one line, and nothing changes.
+    @Test func readOnlyIndex() throws {
+        let (dir, config) = try environment()
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        let fm = FileManager.default
+        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.url.path)
+        for name in try fm.contentsOfDirectory(atPath: dir.url.path) where !name.hasPrefix("storage") {
+            try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir.path(name))
+        }
+        // A copy of the binary in the (world-readable) temp folder: the checkout may sit where nobody cannot look.
+        try fm.copyItem(atPath: binaryURL().path, toPath: dir.path("dr-audit-copy"))
+        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path("dr-audit-copy"))
+        let before = try Data(contentsOf: dir.url.appendingPathComponent("dr-audit.sqlite"))
+        func asNobody(_ args: [String]) throws -> CLIResult {
+            try cli(["-u", "nobody", "--", dir.path("dr-audit-copy")] + args, executable: "/usr/sbin/runuser")
+        }
+        let pairs = try asNobody(["pairs", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(pairs.status == 0, "\(pairs.stderr)")
+        #expect((try json(pairs.stdout)["pairs"] as? [Any])?.count == 19)
+        for command in ["audit", "scan"] {
+            let r = try asNobody([command, "--config", config])
+            #expect(r.status == 3)
+            #expect(r.stderr == "dr-audit: index \(dir.path("dr-audit.sqlite")) is read-only; dr-audit needs to write it\n")
+        }
+        #expect(try Data(contentsOf: dir.url.appendingPathComponent("dr-audit.sqlite")) == before)
+    }
+
     @Test func demoRuns() throws {
         let dir = try TempDir()
         let r = try cli(["demo", "--output", dir.path("demo")])
