@@ -19,4 +19,9 @@ static inline long drcurl_response_code(CURL *h) {
     return code;
 }
 static inline long drcurl_error_size(void) { return CURL_ERROR_SIZE; }
+/// In-memory PEM (CA bundle, client certificate or key); curl keeps its own copy.
+static inline CURLcode drcurl_set_blob(CURL *h, CURLoption option, const void *data, size_t length) {
+    struct curl_blob blob = { (void *)data, length, CURL_BLOB_COPY };
+    return curl_easy_setopt(h, option, &blob);
+}
 #endif

@@ -39,7 +39,10 @@ public final class Workspace {
             progress?("\(role.rawValue): scanning \(target.location)")
             reports.append(try scanner.scan(role: role, target: target))
         }
-        if let cluster = config.cluster, cluster.portalBackups != nil || cluster.managementBackups != nil {
+        if let cluster = config.cluster, cluster.isLive {
+            progress?("cluster: reading backup CRs from the API server")
+            reports.append(try scanner.scanLiveCluster(cluster, timeout: 30))
+        } else if let cluster = config.cluster, cluster.portalBackups != nil || cluster.managementBackups != nil {
             progress?("cluster: reading exports")
             reports.append(try scanner.scanCluster(cluster))
         }
@@ -70,10 +73,10 @@ public final class Workspace {
             input.emptyMetadata += attention.emptyMetadata.map { UnrecognizedObject(role: role, key: $0.key, size: 0) }
             input.sources.append(try sourceState(role.rawValue, fallbackLocation: config.subsystem(role)!.cr.path))
         }
-        if let cluster = config.cluster, cluster.portalBackups != nil || cluster.managementBackups != nil {
+        if let cluster = config.cluster, cluster.crossChecksPortal || cluster.crossChecksManagement {
             let records = try index.presentClusterPayloads().map { try decode(ClusterRecord.self, $0.payload) }
-            if cluster.portalBackups != nil { input.portalRecords = records.filter { $0.role == .portal } }
-            if cluster.managementBackups != nil { input.managementRecords = records.filter { $0.role == .management } }
+            if cluster.crossChecksPortal { input.portalRecords = records.filter { $0.role == .portal } }
+            if cluster.crossChecksManagement { input.managementRecords = records.filter { $0.role == .management } }
             input.sources.append(try sourceState("cluster", fallbackLocation: "cluster exports"))
         }
         if withDeployment {
@@ -91,7 +94,7 @@ public final class Workspace {
     /// The configured sources with their last scan and object counts, for metrics.
     public func sourceMetrics() throws -> [Metrics.SourceMetrics] {
         var sources = roles.map(\.rawValue)
-        if let cluster = config.cluster, cluster.portalBackups != nil || cluster.managementBackups != nil { sources.append("cluster") }
+        if let cluster = config.cluster, cluster.crossChecksPortal || cluster.crossChecksManagement { sources.append("cluster") }
         return try sources.map { source in
             let scan = try index.lastScan(source: source)
             return Metrics.SourceMetrics(source: source, lastScanAt: scan?.startedAt, lastScanOK: scan?.ok ?? false,
@@ -102,7 +105,7 @@ public final class Workspace {
 
     /// The backup CRs of the management cluster as last read, when a cluster export is configured.
     public func managementRecords() throws -> [ClusterRecord]? {
-        guard config.cluster?.managementBackups != nil else { return nil }
+        guard config.cluster?.crossChecksManagement == true else { return nil }
         let decoder = JSONDecoder()
         return try index.presentClusterPayloads().compactMap { row in
             guard let record = try? decoder.decode(ClusterRecord.self, from: Data(row.payload.utf8)), record.role == .management else { return nil }

@@ -113,9 +113,9 @@ struct S3Tests {
         let server = try S3Server.running()
         let bucket = try server.bucket()
         try server.put(bucket: bucket, [("a/1.tar.gz", Data("1".utf8))])
-        let proxy = try FaultProxy(upstream: server.endpoint, ["--slowdown", "3"])
+        let proxy = try ScriptServer(faultProxyTo: server.endpoint, ["--slowdown", "3"])
         #expect(try listAll(target(server, bucket: bucket, folder: "a", endpoint: proxy.endpoint)).count == 1)
-        let hopeless = try FaultProxy(upstream: server.endpoint, ["--slowdown", "1000"])
+        let hopeless = try ScriptServer(faultProxyTo: server.endpoint, ["--slowdown", "1000"])
         let error = try #require(throws: DRAuditError.self) { try listAll(target(server, bucket: bucket, folder: "a", endpoint: hopeless.endpoint)) }
         #expect(error.message.contains("SlowDown"))
         #expect(error.message.contains("gave up after 5 attempts"))
@@ -125,7 +125,7 @@ struct S3Tests {
         let server = try S3Server.running()
         let bucket = try server.bucket()
         try server.put(bucket: bucket, (0..<30).map { ("a/\($0).tar.gz", Data("1".utf8)) })
-        let proxy = try FaultProxy(upstream: server.endpoint, ["--truncate-after", "0"])
+        let proxy = try ScriptServer(faultProxyTo: server.endpoint, ["--truncate-after", "0"])
         let error = try #require(throws: DRAuditError.self) { try listAll(target(server, bucket: bucket, folder: "a", endpoint: proxy.endpoint)) }
         #expect(error.message.contains("truncated or malformed XML"))
     }
@@ -142,7 +142,7 @@ struct S3Tests {
         let before: [String] = try index.query("SELECT key || size || ifnull(gone_scan, '-') FROM objects ORDER BY id")
 
         // Two pages pass, then the server is gone: the third page fails after its retries.
-        let proxy = try FaultProxy(upstream: server.endpoint, ["--die-after", "2"])
+        let proxy = try ScriptServer(faultProxyTo: server.endpoint, ["--die-after", "2"])
         let report = try scanner.scan(role: .portal, target: target(server, bucket: bucket, folder: "a", endpoint: proxy.endpoint))
         #expect(report.error?.code == "TARGET_UNREACHABLE")
         #expect(report.error?.message.contains("gave up after 5 attempts") == true)

@@ -143,14 +143,18 @@ struct S3Server {
     }
 }
 
-/// scripts/fault-proxy.py in front of the test S3.
-final class FaultProxy {
+/// One of the loopback helper servers in scripts/ (fault-proxy.py, fake-kube-api.py), stopped with the value.
+final class ScriptServer {
     let process = Process()
     let port: Int
 
-    init(upstream: String, _ faults: [String]) throws {
+    convenience init(faultProxyTo upstream: String, _ faults: [String]) throws {
+        try self.init(script: "fault-proxy.py", ["--upstream", upstream] + faults)
+    }
+
+    init(script: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", TestServers.repoRoot.appendingPathComponent("scripts/fault-proxy.py").path, "--upstream", upstream] + faults
+        process.arguments = ["python3", TestServers.repoRoot.appendingPathComponent("scripts/" + script).path] + arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -163,7 +167,7 @@ final class FaultProxy {
         }
         guard let text = String(data: line, encoding: .utf8), text.hasPrefix("ready "),
               let port = Int(text.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw DRAuditError("fault proxy did not start")
+            throw DRAuditError("scripts/\(script) did not start")
         }
         self.port = port
     }

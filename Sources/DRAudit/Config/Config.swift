@@ -26,6 +26,16 @@ public struct Config: Sendable {
     public struct Cluster: Sendable {
         public var portalBackups: URL?
         public var managementBackups: URL?
+        /// Live: a kubeconfig (default $KUBECONFIG, then ~/.kube/config) and context, or the pod's service account.
+        public var kubeconfig: URL?
+        public var context: String?
+        public var namespace: String?
+        public var inCluster = false
+
+        /// Whether the backup CRs come from the API server rather than from export files.
+        public var isLive: Bool { kubeconfig != nil || context != nil || namespace != nil || inCluster }
+        public var crossChecksPortal: Bool { isLive || portalBackups != nil }
+        public var crossChecksManagement: Bool { isLive || managementBackups != nil }
     }
 
     public var file: URL
@@ -98,9 +108,21 @@ public struct Config: Sendable {
                              baseline: try path(entries["baseline"], "\(key).baseline"))
         }
         var cluster: Cluster?
-        if let entries = try map(top["cluster"], "cluster", allowed: ["portalBackups", "managementBackups"]) {
-            cluster = Cluster(portalBackups: try path(entries["portalBackups"], "cluster.portalBackups"),
-                              managementBackups: try path(entries["managementBackups"], "cluster.managementBackups"))
+        if let entries = try map(top["cluster"], "cluster", allowed: ["portalBackups", "managementBackups", "kubeconfig", "context",
+                                                                       "namespace", "inCluster"]) {
+            var c = Cluster(portalBackups: try path(entries["portalBackups"], "cluster.portalBackups"),
+                            managementBackups: try path(entries["managementBackups"], "cluster.managementBackups"))
+            c.kubeconfig = try path(entries["kubeconfig"], "cluster.kubeconfig")
+            c.context = try text(entries["context"], "cluster.context")
+            c.namespace = try text(entries["namespace"], "cluster.namespace")
+            if let flag = try text(entries["inCluster"], "cluster.inCluster") {
+                guard flag == "true" || flag == "false" else { throw fail("cluster.inCluster", "must be true or false") }
+                c.inCluster = flag == "true"
+            }
+            if c.isLive && (c.portalBackups != nil || c.managementBackups != nil) {
+                throw fail("cluster", "use either export files (portalBackups/managementBackups) or a live cluster (kubeconfig/context/namespace/inCluster), not both")
+            }
+            cluster = c
         }
         let pairing = try map(top["pairing"], "pairing", allowed: ["tolerance", "rpo"]) ?? [:]
         let policy = PairingPolicy(tolerance: try duration(pairing["tolerance"], "pairing.tolerance", default: 30 * 60),

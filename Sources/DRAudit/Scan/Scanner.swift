@@ -107,6 +107,33 @@ public struct Scanner {
         }
     }
 
+    /// Reads the backup CRs from the API server. Any failure fails the whole cluster scan.
+    public func scanLiveCluster(_ cluster: Config.Cluster, timeout: TimeInterval) throws -> Report {
+        let started = Date()
+        var location = "Kubernetes API"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var rows: [Index.Row] = []
+        do {
+            let endpoint = try KubeClient.endpoint(for: cluster)
+            guard let namespace = cluster.namespace ?? endpoint.namespace else {
+                throw DRAuditError("cluster.namespace is not set and the context names none")
+            }
+            let client = try KubeClient(endpoint: endpoint, namespace: namespace, timeout: timeout)
+            location = client.location
+            for r in try client.backupRecords() {
+                rows.append(Index.Row(key: r.name, kind: r.kind.rawValue, phase: r.phase, payload: String(decoding: try encoder.encode(r), as: UTF8.self)))
+            }
+        } catch {
+            let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error))
+            try index.recordFailedScan(source: "cluster", location: location, started: started,
+                                       code: failure.code ?? "CLUSTER_UNREACHABLE", error: failure.message)
+            return Report(source: "cluster", location: location, counts: nil, error: failure)
+        }
+        let counts = try index.recordClusterScan(location: location, started: started, records: rows)
+        return Report(source: "cluster", location: location, counts: counts, error: nil)
+    }
+
     /// Reads the cluster exports and records their backup CRs. A bad export fails the whole cluster scan.
     public func scanCluster(_ cluster: Config.Cluster) throws -> Report {
         let started = Date()

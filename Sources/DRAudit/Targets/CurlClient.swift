@@ -22,7 +22,18 @@ final class CurlClient: @unchecked Sendable {
         var secretKey: String
     }
 
+    /// TLS material beyond the system trust store.
+    struct TLS: Sendable {
+        var caFile: String?
+        var caPEM: Data?
+        var clientCertificatePEM: Data?
+        var clientKeyPEM: Data?
+        /// Only from a kubeconfig that sets `insecure-skip-tls-verify: true`.
+        var insecureSkipVerify = false
+    }
+
     private let handle: UnsafeMutableRawPointer
+    private let signsForS3: Bool
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private final class Sink {
         var data = Data()
@@ -35,10 +46,15 @@ final class CurlClient: @unchecked Sendable {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    init(timeout: TimeInterval, caBundle: String?, sigv4: SigV4?) throws {
+    convenience init(timeout: TimeInterval, caBundle: String?, sigv4: SigV4?) throws {
+        try self.init(timeout: timeout, tls: TLS(caFile: caBundle), sigv4: sigv4)
+    }
+
+    init(timeout: TimeInterval, tls: TLS, sigv4: SigV4?) throws {
         Self.globalInit
         guard let h = curl_easy_init() else { throw TransportError(code: -1, message: "libcurl could not start", retryable: false) }
         handle = h
+        signsForS3 = sigv4 != nil
         errorBuffer = .allocate(capacity: Int(drcurl_error_size()))
         errorBuffer.initialize(repeating: 0, count: Int(drcurl_error_size()))
         _ = drcurl_set_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer)
@@ -54,7 +70,19 @@ final class CurlClient: @unchecked Sendable {
         _ = drcurl_set_long(h, CURLOPT_TCP_KEEPALIVE, 1)
         _ = drcurl_set_string(h, CURLOPT_ACCEPT_ENCODING, "")
         _ = drcurl_set_string(h, CURLOPT_USERAGENT, "dr-audit")
-        if let caBundle { _ = drcurl_set_string(h, CURLOPT_CAINFO, caBundle) }
+        if let file = tls.caFile { _ = drcurl_set_string(h, CURLOPT_CAINFO, file) }
+        func blob(_ option: CURLoption, _ data: Data?) {
+            guard let data else { return }
+            _ = data.withUnsafeBytes { drcurl_set_blob(h, option, $0.baseAddress, $0.count) }
+        }
+        blob(CURLOPT_CAINFO_BLOB, tls.caPEM)
+        blob(CURLOPT_SSLCERT_BLOB, tls.clientCertificatePEM)
+        blob(CURLOPT_SSLKEY_BLOB, tls.clientKeyPEM)
+        if tls.clientCertificatePEM != nil { _ = drcurl_set_string(h, CURLOPT_SSLCERTTYPE, "PEM") }
+        if tls.insecureSkipVerify {
+            _ = drcurl_set_long(h, CURLOPT_SSL_VERIFYPEER, 0)
+            _ = drcurl_set_long(h, CURLOPT_SSL_VERIFYHOST, 0)
+        }
         if let sigv4 {
             _ = drcurl_set_string(h, CURLOPT_AWS_SIGV4, "aws:amz:\(sigv4.region):s3")
             _ = drcurl_set_string(h, CURLOPT_USERNAME, sigv4.accessKey)
@@ -82,7 +110,8 @@ final class CurlClient: @unchecked Sendable {
             return n
         }, context)
         var list: UnsafeMutablePointer<curl_slist>?
-        for header in headers + ["x-amz-content-sha256: \(body == nil ? Self.emptyPayloadHash : "UNSIGNED-PAYLOAD")"] {
+        let signing = signsForS3 ? ["x-amz-content-sha256: \(body == nil ? Self.emptyPayloadHash : "UNSIGNED-PAYLOAD")"] : []
+        for header in headers + signing {
             list = curl_slist_append(list, header)
         }
         defer { curl_slist_free_all(list) }

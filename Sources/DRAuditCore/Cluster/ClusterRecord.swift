@@ -45,7 +45,8 @@ public struct DocumentError: Error, Equatable, CustomStringConvertible {
 
 public enum ClusterExport {
     /// Reads a `kubectl get … -o json|yaml` export: a List or one object. `role` says which kinds belong.
-    public static func records(_ document: DocumentNode, role: Role) throws -> [ClusterRecord] {
+    /// `itemKind` stands in for items without a `kind`, as in API server List answers.
+    public static func records(_ document: DocumentNode, role: Role, itemKind: ClusterRecord.Kind? = nil) throws -> [ClusterRecord] {
         let objects: [DocumentNode]
         if let items = document["items"]?.items {
             objects = items
@@ -57,7 +58,7 @@ public enum ClusterExport {
             throw DocumentError("neither a List with items nor a single object with a kind")
         }
         return try objects.enumerated().compactMap { index, object in
-            guard let kindText = object["kind"]?.string else { throw DocumentError("item \(index) has no kind") }
+            guard let kindText = object["kind"]?.string ?? itemKind?.rawValue else { throw DocumentError("item \(index) has no kind") }
             guard let kind = ClusterRecord.Kind(rawValue: kindText) else {
                 throw DocumentError("item \(index) is a \(kindText), not a PortalBackup, ManagementBackup or Backup")
             }

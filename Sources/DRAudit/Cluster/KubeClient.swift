@@ -1,0 +1,99 @@
+import DRAuditCore
+import Foundation
+
+/// Reads backup CRs straight from the Kubernetes API server (kubeconfig or in-cluster service account).
+final class KubeClient {
+    let endpoint: KubeEndpoint
+    let namespace: String
+    private let http: CurlClient
+    /// Items per page (`limit`), continued with the server's `continue` token.
+    static let pageSize = 500
+
+    init(endpoint: KubeEndpoint, namespace: String, timeout: TimeInterval) throws {
+        self.endpoint = endpoint
+        self.namespace = namespace
+        http = try CurlClient(timeout: timeout, tls: .init(caPEM: endpoint.caPEM, clientCertificatePEM: endpoint.clientCertificatePEM,
+                                                           clientKeyPEM: endpoint.clientKeyPEM,
+                                                           insecureSkipVerify: endpoint.insecureSkipTLSVerify), sigv4: nil)
+    }
+
+    var location: String { "\(endpoint.server) namespace \(namespace)" }
+
+    /// Loads a kubeconfig (its file references resolved relative to it) or the pod's service account.
+    static func endpoint(for cluster: Config.Cluster) throws -> KubeEndpoint {
+        if cluster.inCluster {
+            let dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+            let env = ProcessInfo.processInfo.environment
+            guard let host = env["KUBERNETES_SERVICE_HOST"], let port = env["KUBERNETES_SERVICE_PORT"] else {
+                throw DRAuditError("cluster.inCluster: KUBERNETES_SERVICE_HOST/PORT are not set; is dr-audit running in a pod?")
+            }
+            var endpoint = KubeEndpoint(server: "https://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+            endpoint.token = try readText(dir + "/token", what: "service account token").trimmingCharacters(in: .whitespacesAndNewlines)
+            endpoint.caPEM = Data(try readText(dir + "/ca.crt", what: "service account CA").utf8)
+            endpoint.namespace = try? readText(dir + "/namespace", what: "namespace").trimmingCharacters(in: .whitespacesAndNewlines)
+            return endpoint
+        }
+        let path = cluster.kubeconfig?.path ?? ProcessInfo.processInfo.environment["KUBECONFIG"]?.split(separator: ":").first.map(String.init)
+            ?? NSHomeDirectory() + "/.kube/config"
+        let url = URL(fileURLWithPath: path)
+        let document = try Documents.load(url, what: "kubeconfig")
+        do {
+            var (endpoint, files) = try KubeEndpoint.fromKubeconfig(document, context: cluster.context)
+            let base = url.deletingLastPathComponent()
+            func resolve(_ file: String) -> String { URL(fileURLWithPath: file, relativeTo: base).path }
+            if let f = files["ca"] { endpoint.caPEM = Data(try readText(resolve(f), what: "certificate-authority").utf8) }
+            if let f = files["cert"] { endpoint.clientCertificatePEM = Data(try readText(resolve(f), what: "client-certificate").utf8) }
+            if let f = files["key"] { endpoint.clientKeyPEM = Data(try readText(resolve(f), what: "client-key").utf8) }
+            if let f = files["token"] { endpoint.token = try readText(resolve(f), what: "tokenFile").trimmingCharacters(in: .whitespacesAndNewlines) }
+            return endpoint
+        } catch let error as DocumentError {
+            throw DRAuditError("kubeconfig \(path): \(error.message)")
+        }
+    }
+
+    private static func readText(_ path: String, what: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw DRAuditError("cannot read the \(what) \(path)")
+        }
+        return text
+    }
+
+    /// Every backup CR of the three kinds. A kind whose CRD is not installed (404) has none.
+    func backupRecords() throws -> [ClusterRecord] {
+        var records: [ClusterRecord] = []
+        for (kind, path) in KubeEndpoint.backupListPaths(namespace: namespace) {
+            var token: String?
+            repeat {
+                var url = endpoint.server + path + "?limit=\(Self.pageSize)"
+                if let token { url += "&continue=" + S3Location.encode(token) }
+                let response: CurlClient.Response
+                do {
+                    response = try http.request("GET", url, headers: endpoint.token.map { ["Authorization: Bearer \($0)"] } ?? [])
+                } catch let transport as CurlClient.TransportError {
+                    throw DRAuditError("Kubernetes API \(endpoint.server): \(transport.message)", code: "CLUSTER_UNREACHABLE")
+                }
+                switch response.status {
+                case 200: break
+                case 404 where token == nil && kind == .edbBackup:
+                    break // no EDB operator: no EDB backups
+                case 401:
+                    throw DRAuditError("Kubernetes API \(endpoint.server): 401 Unauthorized: the token or client certificate was not accepted", code: "CLUSTER_UNREACHABLE")
+                case 403:
+                    throw DRAuditError("Kubernetes API \(endpoint.server): 403 Forbidden: may not list \(path.split(separator: "/").last!) in namespace \(namespace) (see the Role in deploy/)", code: "CLUSTER_UNREACHABLE")
+                case 404:
+                    throw DRAuditError("Kubernetes API \(endpoint.server): 404 for \(path): is API Connect installed in namespace \(namespace)?", code: "CLUSTER_UNREACHABLE")
+                default:
+                    throw DRAuditError("Kubernetes API \(endpoint.server): HTTP \(response.status) for \(path)", code: "CLUSTER_UNREACHABLE")
+                }
+                if response.status == 404 { break }
+                let text = String(decoding: response.body, as: UTF8.self)
+                let document = try Documents.parse(text, name: "Kubernetes API answer for \(path)")
+                do { records += try ClusterExport.records(document, role: kind == .portalBackup ? .portal : .management, itemKind: kind) } catch {
+                    throw DRAuditError("Kubernetes API answer for \(path): \(DRAuditError.oneLine(error))", code: "CLUSTER_UNREACHABLE")
+                }
+                token = document["metadata", "continue"]?.string.flatMap { $0.isEmpty ? nil : $0 }
+            } while token != nil
+        }
+        return records
+    }
+}

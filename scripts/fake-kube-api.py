@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""A fake Kubernetes API server over TLS on 127.0.0.1, for tests of dr-audit's live cluster source.
+
+Serves List answers (items without kind, as the real API does) for the backup CRs in --fixture
+({"portalbackups": [...], "managementbackups": [...], "backups": [...]}; a missing key answers 404 as
+an uninstalled CRD does), paged with limit/continue (at most --max-page items a page). Checks
+"Authorization: Bearer <--token>" (401 otherwise) and answers 403 outside --namespace.
+Prints "ready PORT" once listening.
+"""
+import argparse
+import json
+import ssl
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--cert", required=True)
+parser.add_argument("--key", required=True)
+parser.add_argument("--token", required=True)
+parser.add_argument("--fixture", required=True)
+parser.add_argument("--namespace", default="apic")
+parser.add_argument("--max-page", type=int, default=1000)
+args = parser.parse_args()
+fixture = json.load(open(args.fixture))
+GROUPS = {"portalbackups": "portal.apiconnect.ibm.com/v1beta1", "managementbackups": "management.apiconnect.ibm.com/v1beta1",
+          "backups": "postgresql.k8s.enterprisedb.io/v1"}
+
+
+class API(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def status(self, code, reason, message):
+        self.answer(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code})
+
+    def do_GET(self):
+        if self.headers.get("Authorization") != f"Bearer {args.token}":
+            return self.status(401, "Unauthorized", "Unauthorized")
+        url = urllib.parse.urlsplit(self.path)
+        parts = url.path.strip("/").split("/")
+        # /apis/<group>/<version>/namespaces/<ns>/<resource>
+        if len(parts) != 6 or parts[0] != "apis" or parts[3] != "namespaces":
+            return self.status(404, "NotFound", "the server could not find the requested resource")
+        namespace, resource = parts[4], parts[5]
+        if f"{parts[1]}/{parts[2]}" != GROUPS.get(resource) or resource not in fixture:
+            return self.status(404, "NotFound", "the server could not find the requested resource")
+        if namespace != args.namespace:
+            return self.status(403, "Forbidden", f'{resource} is forbidden: cannot list resource "{resource}" in namespace "{namespace}"')
+        query = urllib.parse.parse_qs(url.query)
+        limit = min(int(query.get("limit", ["1000"])[0]), args.max_page)
+        start = int(query.get("continue", ["0"])[0])
+        items = fixture[resource][start:start + limit]
+        more = start + limit < len(fixture[resource])
+        self.answer(200, {"apiVersion": GROUPS[resource], "kind": resource.capitalize() + "List",
+                          "metadata": {"resourceVersion": "1", "continue": str(start + limit) if more else ""}, "items": items})
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), API)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(args.cert, args.key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.daemon_threads = True
+print(f"ready {server.server_address[1]}", flush=True)
+server.serve_forever()
