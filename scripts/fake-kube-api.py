@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A fake Kubernetes API server over TLS on 127.0.0.1, for tests of dr-audit's live cluster source.
 
-Serves List answers (items without kind, as the real API does) for the backup CRs in --fixture
-({"portalbackups": [...], "managementbackups": [...], "backups": [...]}; a missing key answers 404 as
-an uninstalled CRD does), paged with limit/continue (at most --max-page items a page). Checks
+Serves List answers (items without kind, as the real API does) for the CRs in --fixture
+({"portalbackups": [...], "managementbackups": [...], "backups": [...], "portalclusters": [...], ...}; a missing
+key answers 404 as an uninstalled CRD does) and single Secrets from {"secrets": {name: object}}, paged with limit/continue (at most --max-page items a page). Checks
 "Authorization: Bearer <--token>" (401 otherwise) and answers 403 outside --namespace.
 Prints "ready PORT" once listening.
 """
@@ -23,7 +23,8 @@ parser.add_argument("--max-page", type=int, default=1000)
 args = parser.parse_args()
 fixture = json.load(open(args.fixture))
 GROUPS = {"portalbackups": "portal.apiconnect.ibm.com/v1beta1", "managementbackups": "management.apiconnect.ibm.com/v1beta1",
-          "backups": "postgresql.k8s.enterprisedb.io/v1"}
+          "backups": "postgresql.k8s.enterprisedb.io/v1", "portalclusters": "portal.apiconnect.ibm.com/v1beta1",
+          "managementclusters": "management.apiconnect.ibm.com/v1beta1", "apiconnectclusters": "apiconnect.ibm.com/v1beta1"}
 
 
 class API(BaseHTTPRequestHandler):
@@ -48,6 +49,14 @@ class API(BaseHTTPRequestHandler):
             return self.status(401, "Unauthorized", "Unauthorized")
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.strip("/").split("/")
+        # /api/v1/namespaces/<ns>/secrets/<name>: one Secret from fixture["secrets"]
+        if len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "secrets":
+            if parts[3] != args.namespace:
+                return self.status(403, "Forbidden", f'secrets "{parts[5]}" is forbidden')
+            secret = fixture.get("secrets", {}).get(parts[5])
+            if secret is None:
+                return self.status(404, "NotFound", f'secrets "{parts[5]}" not found')
+            return self.answer(200, secret)
         # /apis/<group>/<version>/namespaces/<ns>/<resource>
         if len(parts) != 6 or parts[0] != "apis" or parts[3] != "namespaces":
             return self.status(404, "NotFound", "the server could not find the requested resource")

@@ -24,7 +24,21 @@ public final class Workspace {
 
     public func artifacts(_ role: Role) throws -> SubsystemArtifacts? {
         guard let subsystem = config.subsystem(role) else { return nil }
-        return try Artifacts.load(role, config: subsystem)
+        return try Artifacts.load(role, config: subsystem, kube: kubeClient)
+    }
+
+    private var kube: KubeClient?
+
+    /// The API server client of a live cluster config, made on first use; nil for export files.
+    func kubeClient() throws -> KubeClient? {
+        if let kube { return kube }
+        guard let cluster = config.cluster, cluster.isLive else { return nil }
+        let endpoint = try KubeClient.endpoint(for: cluster)
+        guard let namespace = cluster.namespace ?? endpoint.namespace else {
+            throw DRAuditError("cluster.namespace is not set and the context names none")
+        }
+        kube = try KubeClient(endpoint: endpoint, namespace: namespace, timeout: 30)
+        return kube
     }
 
     /// Scans every configured target and the cluster exports; each source is its own transaction.
@@ -41,7 +55,7 @@ public final class Workspace {
         }
         if let cluster = config.cluster, cluster.isLive {
             progress?("cluster: reading backup CRs from the API server")
-            reports.append(try scanner.scanLiveCluster(cluster, timeout: 30))
+            reports.append(try scanner.scanLiveCluster(client: { try self.kubeClient()! }))
         } else if let cluster = config.cluster, cluster.portalBackups != nil || cluster.managementBackups != nil {
             progress?("cluster: reading exports")
             reports.append(try scanner.scanCluster(cluster))
@@ -71,7 +85,7 @@ public final class Workspace {
             let attention = try index.attentionObjects(source: role.rawValue)
             input.unrecognized += attention.unrecognized.map { UnrecognizedObject(role: role, key: $0.key, size: $0.size) }
             input.emptyMetadata += attention.emptyMetadata.map { UnrecognizedObject(role: role, key: $0.key, size: 0) }
-            input.sources.append(try sourceState(role.rawValue, fallbackLocation: config.subsystem(role)!.cr.path))
+            input.sources.append(try sourceState(role.rawValue, fallbackLocation: config.subsystem(role)!.cr?.path ?? "\(role.rawValue) target"))
         }
         if let cluster = config.cluster, cluster.crossChecksPortal || cluster.crossChecksManagement {
             let records = try index.presentClusterPayloads().map { try decode(ClusterRecord.self, $0.payload) }
@@ -84,7 +98,8 @@ public final class Workspace {
             let management = try artifacts(.management)
             input.deployment = DeploymentState(portalCR: portal?.cr, managementCR: management?.cr,
                                                portalSecret: portal?.secret, managementSecret: management?.secret,
-                                               encryptionSecret: Artifacts.encryptionSecret(config.portal?.encryptionSecret))
+                                               encryptionSecret: Artifacts.encryptionSecret(config.portal?.encryptionSecret,
+                                                                                            name: portal?.cr.encryptionSecretName, kube: kubeClient))
             input.deployment.portalBaseline = portal?.baseline
             input.deployment.managementBaseline = management?.baseline
         }

@@ -9,7 +9,7 @@ struct LiveClusterTests {
     let token = "kube-token-\(UUID().uuidString)"
 
     /// The sample environment with its cluster exports served by a fake API server instead.
-    func environment(maxPage: Int = 25, namespace: String = "apic") throws -> (TempDir, String, ScriptServer) {
+    func environment(maxPage: Int = 25, namespace: String = "apic", extraFixture: [String: Any] = [:]) throws -> (TempDir, String, ScriptServer) {
         let server = try S3Server.running() // the same test CA signs the fake API server's certificate
         let dir = try TempDir()
         let config = try SampleEnvironment.write(to: dir.url, options: sampleOptions())
@@ -18,7 +18,8 @@ struct LiveClusterTests {
             // The API server's List answers carry no kind on their items.
             return (list["items"] as! [[String: Any]]).map { var item = $0; item["kind"] = nil; item["apiVersion"] = nil; return item }
         }
-        let fixture = ["portalbackups": try items("portalbackups.json"), "managementbackups": try items("managementbackups.json")]
+        var fixture: [String: Any] = ["portalbackups": try items("portalbackups.json"), "managementbackups": try items("managementbackups.json")]
+        fixture.merge(extraFixture) { $1 }
         try JSONSerialization.data(withJSONObject: fixture).write(to: dir.url.appendingPathComponent("fixture.json"))
         let certDir = URL(fileURLWithPath: server.caBundle).deletingLastPathComponent()
         let api = try ScriptServer(script: "fake-kube-api.py", [
@@ -94,6 +95,49 @@ struct LiveClusterTests {
         try noCA.replacingOccurrences(of: "    server:", with: "    insecure-skip-tls-verify: true\n    server:")
             .write(toFile: dir.path("kubeconfig"), atomically: true, encoding: .utf8)
         #expect(try cli(["scan", "--config", config]).status == 0)
+    }
+
+    @Test func crsAndSecretsFromTheAPIServer() throws {
+        func secret(_ name: String, _ data: [String: String]) -> [String: Any] {
+            ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": name, "namespace": "apic"],
+             "data": data.mapValues { Data($0.utf8).base64EncodedString() }]
+        }
+        let backup: [String: Any] = ["protocol": "sftp", "host": "sftp.example.com", "path": "/b", "credentials": "portal-backup-secret",
+                                     "schedule": "0 1 * * *"]
+        let extra: [String: Any] = [
+            "portalclusters": [["metadata": ["name": "portal", "uid": "u-1"],
+                                "spec": ["originalUID": "5f1c", "encryptionSecret": ["secretName": "apic-ptl-enc-key"], "portalBackup": backup]]],
+            "managementclusters": [["metadata": ["name": "management"],
+                                    "spec": ["originalUID": "0e88", "databaseBackup": ["protocol": "objstore", "host": "s3.example.com/us-east-1",
+                                                                                       "path": "b/m", "credentials": "mgmt-backup-secret",
+                                                                                       "schedule": "0 1 * * *"]]]],
+            "secrets": ["portal-backup-secret": secret("portal-backup-secret", ["username": "u", "password": SampleEnvironment.portalPassword]),
+                        "mgmt-backup-secret": secret("mgmt-backup-secret", ["key": "AK", "keysecret": SampleEnvironment.managementSecret]),
+                        "apic-ptl-enc-key": secret("apic-ptl-enc-key", ["encryption_secret": "0123456789abcdef"])],
+        ]
+        let (dir, config, api) = try environment(extraFixture: extra)
+        defer { withExtendedLifetime((dir, api)) {} }
+        var text = try String(contentsOfFile: config, encoding: .utf8)
+        for line in ["  cr: ./portal_cr.yaml\n", "  secret: ./portal-backup-secret.yaml\n", "  encryptionSecret: ./portal_enc_key.yaml\n",
+                     "  cr: ./management_cr.yaml\n", "  secret: ./mgmt-backup-secret.yaml\n"] {
+            #expect(text.contains(line))
+            text = text.replacingOccurrences(of: line, with: "")
+        }
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let scan = try cli(["scan", "--config", config])
+        #expect(scan.status == 0, "\(scan.stderr)")
+        let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(audit.status == 1, "\(audit.stdout)\(audit.stderr)")
+        let codes = Set((try json(audit.stdout)["findings"] as? [[String: String]] ?? []).map { $0["code"]! })
+        #expect(codes.isDisjoint(with: ["BACKUP_SECRET_INVALID", "ENCRYPTION_SECRET_NOT_SAVED", "ENCRYPTION_SECRET_MISMATCH", "ORIGINAL_UID_MISSING"]))
+        let all = scan.stdout + scan.stderr + audit.stdout + audit.stderr
+        #expect(!all.contains(SampleEnvironment.portalPassword) && !all.contains(SampleEnvironment.managementSecret))
+
+        // A CR the namespace does not hold is a one-line error naming the API server.
+        try text.replacingOccurrences(of: "portal:\n", with: "portal:\n  crName: missing-portal\n").write(toFile: config, atomically: true, encoding: .utf8)
+        let missing = try cli(["scan", "--config", config])
+        #expect(missing.status == 3)
+        #expect(missing.stderr.contains("no PortalCluster or APIConnectCluster named missing-portal in namespace apic"))
     }
 
     @Test func kubeconfigParsing() throws {

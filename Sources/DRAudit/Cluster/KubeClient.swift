@@ -58,42 +58,84 @@ final class KubeClient {
         return text
     }
 
-    /// Every backup CR of the three kinds. A kind whose CRD is not installed (404) has none.
+    /// Every backup CR of the three kinds. A kind whose CRD is not installed (404) has none; the EDB
+    /// Backup CRD exists only from 10.0.7.
     func backupRecords() throws -> [ClusterRecord] {
         var records: [ClusterRecord] = []
         for (kind, path) in KubeEndpoint.backupListPaths(namespace: namespace) {
-            var token: String?
-            repeat {
-                var url = endpoint.server + path + "?limit=\(Self.pageSize)"
-                if let token { url += "&continue=" + S3Location.encode(token) }
-                let response: CurlClient.Response
-                do {
-                    response = try http.request("GET", url, headers: endpoint.token.map { ["Authorization: Bearer \($0)"] } ?? [])
-                } catch let transport as CurlClient.TransportError {
-                    throw DRAuditError("Kubernetes API \(endpoint.server): \(transport.message)", code: "CLUSTER_UNREACHABLE")
-                }
-                switch response.status {
-                case 200: break
-                case 404 where token == nil && kind == .edbBackup:
-                    break // no EDB operator: no EDB backups
-                case 401:
-                    throw DRAuditError("Kubernetes API \(endpoint.server): 401 Unauthorized: the token or client certificate was not accepted", code: "CLUSTER_UNREACHABLE")
-                case 403:
-                    throw DRAuditError("Kubernetes API \(endpoint.server): 403 Forbidden: may not list \(path.split(separator: "/").last!) in namespace \(namespace) (see the Role in deploy/)", code: "CLUSTER_UNREACHABLE")
-                case 404:
-                    throw DRAuditError("Kubernetes API \(endpoint.server): 404 for \(path): is API Connect installed in namespace \(namespace)?", code: "CLUSTER_UNREACHABLE")
-                default:
-                    throw DRAuditError("Kubernetes API \(endpoint.server): HTTP \(response.status) for \(path)", code: "CLUSTER_UNREACHABLE")
-                }
-                if response.status == 404 { break }
-                let text = String(decoding: response.body, as: UTF8.self)
-                let document = try Documents.parse(text, name: "Kubernetes API answer for \(path)")
-                do { records += try ClusterExport.records(document, role: kind == .portalBackup ? .portal : .management, itemKind: kind) } catch {
-                    throw DRAuditError("Kubernetes API answer for \(path): \(DRAuditError.oneLine(error))", code: "CLUSTER_UNREACHABLE")
-                }
-                token = document["metadata", "continue"]?.string.flatMap { $0.isEmpty ? nil : $0 }
-            } while token != nil
+            let items = try list(path, optional: kind == .edbBackup)
+            do {
+                records += try ClusterExport.records(.map(["items": .list(items)]), role: kind == .portalBackup ? .portal : .management, itemKind: kind)
+            } catch {
+                throw DRAuditError("Kubernetes API answer for \(path): \(DRAuditError.oneLine(error))", code: "CLUSTER_UNREACHABLE")
+            }
         }
         return records
+    }
+}
+
+extension KubeClient {
+    /// The subsystem CR from the API server: the one named `name`, or the only one in the namespace.
+    /// A PortalCluster/ManagementCluster is preferred over an APIConnectCluster holding both.
+    func subsystemCR(_ role: Role, name: String?) throws -> DocumentNode {
+        let own = role == .portal ? ("portal.apiconnect.ibm.com/v1beta1", "portalclusters", "PortalCluster")
+            : ("management.apiconnect.ibm.com/v1beta1", "managementclusters", "ManagementCluster")
+        var found: [DocumentNode] = []
+        for (group, resource, kind) in [own, ("apiconnect.ibm.com/v1beta1", "apiconnectclusters", "APIConnectCluster")] where found.isEmpty {
+            for item in try list("/apis/\(group)/namespaces/\(S3Location.encode(namespace))/\(resource)", optional: true) {
+                guard case var .map(fields) = item else { continue }
+                fields["kind"] = .scalar(kind) // List items carry no kind
+                if name == nil || fields["metadata"]?["name"]?.string == name { found.append(.map(fields)) }
+            }
+        }
+        guard found.count == 1 else {
+            throw DRAuditError(found.isEmpty
+                ? "Kubernetes API \(endpoint.server): no \(own.2) or APIConnectCluster\(name.map { " named \($0)" } ?? "") in namespace \(namespace)"
+                : "Kubernetes API \(endpoint.server): \(found.count) \(role.rawValue) CRs in namespace \(namespace); set \(role.rawValue).crName")
+        }
+        return found[0]
+    }
+
+    /// One Secret by name, as a document `SavedSecret` can parse.
+    func secret(_ name: String) throws -> DocumentNode {
+        let response = try get("/api/v1/namespaces/\(S3Location.encode(namespace))/secrets/\(S3Location.encode(name))", what: "Secret \(name)")
+        return try Documents.parse(String(decoding: response.body, as: UTF8.self), name: "Kubernetes API answer for Secret \(name)")
+    }
+
+    /// All items of a List, following `continue`. `optional`: a 404 (CRD not installed) is an empty list.
+    func list(_ path: String, optional: Bool = false) throws -> [DocumentNode] {
+        var items: [DocumentNode] = []
+        var token: String?
+        repeat {
+            var url = path + "?limit=\(Self.pageSize)"
+            if let token { url += "&continue=" + S3Location.encode(token) }
+            let response = try get(url, what: String(path.split(separator: "/").last ?? ""), allow404: optional && token == nil)
+            if response.status == 404 { return [] }
+            let document = try Documents.parse(String(decoding: response.body, as: UTF8.self), name: "Kubernetes API answer for \(path)")
+            items += document["items"]?.items ?? []
+            token = document["metadata", "continue"]?.string.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return items
+    }
+
+    func get(_ pathAndQuery: String, what: String, allow404: Bool = false) throws -> CurlClient.Response {
+        let response: CurlClient.Response
+        do {
+            response = try http.request("GET", endpoint.server + pathAndQuery, headers: endpoint.token.map { ["Authorization: Bearer \($0)"] } ?? [])
+        } catch let transport as CurlClient.TransportError {
+            throw DRAuditError("Kubernetes API \(endpoint.server): \(transport.message)", code: "CLUSTER_UNREACHABLE")
+        }
+        switch response.status {
+        case 200: return response
+        case 404 where allow404: return response
+        case 401:
+            throw DRAuditError("Kubernetes API \(endpoint.server): 401 Unauthorized: the token or client certificate was not accepted", code: "CLUSTER_UNREACHABLE")
+        case 403:
+            throw DRAuditError("Kubernetes API \(endpoint.server): 403 Forbidden: may not read \(what) in namespace \(namespace) (see the Role in deploy/)", code: "CLUSTER_UNREACHABLE")
+        case 404:
+            throw DRAuditError("Kubernetes API \(endpoint.server): 404: no \(what) in namespace \(namespace)", code: "CLUSTER_UNREACHABLE")
+        default:
+            throw DRAuditError("Kubernetes API \(endpoint.server): HTTP \(response.status) reading \(what)", code: "CLUSTER_UNREACHABLE")
+        }
     }
 }

@@ -4,7 +4,10 @@ import Foundation
 /// `dr-audit.yaml`. Every path in it is relative to the config file's folder.
 public struct Config: Sendable {
     public struct Subsystem: Sendable {
-        public var cr: URL
+        /// The saved CR; without it (live cluster only) the CR, its Secrets included, is read from the API server.
+        public var cr: URL?
+        /// Live cluster: which CR, when the namespace holds more than one.
+        public var crName: String?
         public var secret: URL?
         public var encryptionSecret: URL?
         /// Overrides of the CR's backup location (`protocol`, `path`, `host`, `port`), e.g. a local copy.
@@ -83,30 +86,6 @@ public struct Config: Sendable {
         guard let top = try map(root, "", allowed: ["database", "portal", "management", "cluster", "pairing"]) else {
             throw DRAuditError("\(name): empty config")
         }
-        func subsystem(_ key: String) throws -> Subsystem? {
-            guard let entries = try map(top[key], key, allowed: ["cr", "secret", "encryptionSecret", "target",
-                                                                         "knownHosts", "hostKeyFingerprint", "timeout",
-                                                                         "endpoint", "caBundle", "baseline"]) else { return nil }
-            guard let cr = try path(entries["cr"], "\(key).cr") else { throw fail("\(key).cr", "is required") }
-            var target: [String: String] = [:]
-            for (k, v) in try map(entries["target"], "\(key).target", allowed: ["protocol", "host", "port", "path"]) ?? [:] {
-                target[k] = try text(v, "\(key).target.\(k)")
-            }
-            if target["protocol"] == "local", let p = target["path"] {
-                target["path"] = URL(fileURLWithPath: (p as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL.path
-            }
-            let fingerprint = try text(entries["hostKeyFingerprint"], "\(key).hostKeyFingerprint")
-            if let fingerprint, fingerprint.range(of: #"^(SHA256:)?[A-Za-z0-9+/]{43}=?$"#, options: .regularExpression) == nil {
-                throw fail("\(key).hostKeyFingerprint", "must be a SHA256 fingerprint as ssh-keygen -lf prints it (SHA256:…)")
-            }
-            return Subsystem(cr: cr, secret: try path(entries["secret"], "\(key).secret"),
-                             encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
-                             knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
-                             timeout: try duration(entries["timeout"], "\(key).timeout", default: 30),
-                             endpoint: try text(entries["endpoint"], "\(key).endpoint"),
-                             caBundle: try path(entries["caBundle"], "\(key).caBundle"),
-                             baseline: try path(entries["baseline"], "\(key).baseline"))
-        }
         var cluster: Cluster?
         if let entries = try map(top["cluster"], "cluster", allowed: ["portalBackups", "managementBackups", "kubeconfig", "context",
                                                                        "namespace", "inCluster"]) {
@@ -123,6 +102,31 @@ public struct Config: Sendable {
                 throw fail("cluster", "use either export files (portalBackups/managementBackups) or a live cluster (kubeconfig/context/namespace/inCluster), not both")
             }
             cluster = c
+        }
+        func subsystem(_ key: String) throws -> Subsystem? {
+            guard let entries = try map(top[key], key, allowed: ["cr", "crName", "secret", "encryptionSecret", "target",
+                                                                         "knownHosts", "hostKeyFingerprint", "timeout",
+                                                                         "endpoint", "caBundle", "baseline"]) else { return nil }
+            let cr = try path(entries["cr"], "\(key).cr")
+            if cr == nil && cluster?.isLive != true { throw fail("\(key).cr", "is required (or a live cluster: cluster.kubeconfig or cluster.inCluster)") }
+            var target: [String: String] = [:]
+            for (k, v) in try map(entries["target"], "\(key).target", allowed: ["protocol", "host", "port", "path"]) ?? [:] {
+                target[k] = try text(v, "\(key).target.\(k)")
+            }
+            if target["protocol"] == "local", let p = target["path"] {
+                target["path"] = URL(fileURLWithPath: (p as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL.path
+            }
+            let fingerprint = try text(entries["hostKeyFingerprint"], "\(key).hostKeyFingerprint")
+            if let fingerprint, fingerprint.range(of: #"^(SHA256:)?[A-Za-z0-9+/]{43}=?$"#, options: .regularExpression) == nil {
+                throw fail("\(key).hostKeyFingerprint", "must be a SHA256 fingerprint as ssh-keygen -lf prints it (SHA256:…)")
+            }
+            return Subsystem(cr: cr, crName: try text(entries["crName"], "\(key).crName"), secret: try path(entries["secret"], "\(key).secret"),
+                             encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
+                             knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
+                             timeout: try duration(entries["timeout"], "\(key).timeout", default: 30),
+                             endpoint: try text(entries["endpoint"], "\(key).endpoint"),
+                             caBundle: try path(entries["caBundle"], "\(key).caBundle"),
+                             baseline: try path(entries["baseline"], "\(key).baseline"))
         }
         let pairing = try map(top["pairing"], "pairing", allowed: ["tolerance", "rpo"]) ?? [:]
         let policy = PairingPolicy(tolerance: try duration(pairing["tolerance"], "pairing.tolerance", default: 30 * 60),

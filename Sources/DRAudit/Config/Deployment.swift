@@ -25,12 +25,23 @@ public struct SubsystemArtifacts: Sendable {
 }
 
 public enum Artifacts {
-    /// Reads a subsystem's CR (required: an unreadable CR is an error) and its Secret (problems become findings).
-    public static func load(_ role: Role, config: Config.Subsystem) throws -> SubsystemArtifacts {
-        let document = try Documents.load(config.cr, what: "\(role.rawValue) CR")
+    /// Reads a subsystem's CR (required: an unreadable CR is an error) and its Secret (problems become findings),
+    /// from the saved files, or from the API server for what no file is configured.
+    static func load(_ role: Role, config: Config.Subsystem, kube: () throws -> KubeClient?) throws -> SubsystemArtifacts {
+        let document: DocumentNode
+        let crSource: String
+        if let file = config.cr {
+            document = try Documents.load(file, what: "\(role.rawValue) CR")
+            crSource = file.path
+        } else if let client = try kube() {
+            document = try client.subsystemCR(role, name: config.crName)
+            crSource = "\(client.location) (\(document["metadata", "name"]?.string ?? "?"))"
+        } else {
+            throw DRAuditError("\(role.rawValue).cr is not configured")
+        }
         let cr: SubsystemCR
         do { cr = try SubsystemCR.parse(document, role: role) } catch {
-            throw DRAuditError("\(role.rawValue) CR \(config.cr.path): \(DRAuditError.oneLine(error))")
+            throw DRAuditError("\(role.rawValue) CR \(crSource): \(DRAuditError.oneLine(error))")
         }
         var baseline: SubsystemCR?
         if let url = config.baseline {
@@ -47,7 +58,7 @@ public enum Artifacts {
             case "path": target.path = value
             case "port":
                 guard let port = Int(value), (1...65535).contains(port) else {
-                    throw DRAuditError("\(config.cr.lastPathComponent): \(role.rawValue).target.port '\(value)' is not a port")
+                    throw DRAuditError("\(role.rawValue).target.port '\(value)' is not a port")
                 }
                 target.port = port
             default: break
@@ -55,7 +66,15 @@ public enum Artifacts {
         }
         var secretState: DeploymentState.SecretState?
         var credentials: BackupCredentials?
-        if let url = config.secret {
+        if config.secret == nil, let name = cr.backup.credentials, let client = try kube() {
+            do {
+                let secret = try SavedSecret.parse(try client.secret(name))
+                credentials = try secret.backupCredentials()
+                secretState = .valid(name: secret.name)
+            } catch {
+                secretState = .invalid("\(role.rawValue) backup Secret \(name) from the API server: \(DRAuditError.oneLine(error))")
+            }
+        } else if let url = config.secret {
             do {
                 let secret = try SavedSecret.parse(try Documents.load(url, what: "\(role.rawValue) backup Secret"))
                 do {
@@ -72,7 +91,17 @@ public enum Artifacts {
         return SubsystemArtifacts(role: role, config: config, cr: cr, baseline: baseline, target: target, secret: secretState, credentials: credentials)
     }
 
-    public static func encryptionSecret(_ url: URL?) -> DeploymentState.EncryptionState {
+    static func encryptionSecret(_ url: URL?, name: String?, kube: () throws -> KubeClient?) -> DeploymentState.EncryptionState {
+        if url == nil, let name {
+            // Live: the Secret the CR names must exist in the cluster (and be saved elsewhere for a restore).
+            guard let client = try? kube() else { return .notGiven }
+            do {
+                let secret = try SavedSecret.parse(try client.secret(name))
+                return .saved(name: secret.name, hasData: secret.values.values.contains { !$0.isEmpty })
+            } catch {
+                return .unreadable("Secret \(name) from the API server: \(DRAuditError.oneLine(error))")
+            }
+        }
         guard let url else { return .notGiven }
         do {
             let secret = try SavedSecret.parse(try Documents.load(url, what: "portal encryption Secret"))

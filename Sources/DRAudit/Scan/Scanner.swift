@@ -108,18 +108,14 @@ public struct Scanner {
     }
 
     /// Reads the backup CRs from the API server. Any failure fails the whole cluster scan.
-    public func scanLiveCluster(_ cluster: Config.Cluster, timeout: TimeInterval) throws -> Report {
+    func scanLiveCluster(client makeClient: () throws -> KubeClient) throws -> Report {
         let started = Date()
         var location = "Kubernetes API"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var rows: [Index.Row] = []
         do {
-            let endpoint = try KubeClient.endpoint(for: cluster)
-            guard let namespace = cluster.namespace ?? endpoint.namespace else {
-                throw DRAuditError("cluster.namespace is not set and the context names none")
-            }
-            let client = try KubeClient(endpoint: endpoint, namespace: namespace, timeout: timeout)
+            let client = try makeClient()
             location = client.location
             for r in try client.backupRecords() {
                 rows.append(Index.Row(key: r.name, kind: r.kind.rawValue, phase: r.phase, payload: String(decoding: try encoder.encode(r), as: UTF8.self)))
