@@ -9,7 +9,8 @@ struct LiveClusterTests {
     let token = "kube-token-\(UUID().uuidString)"
 
     /// The sample environment with its cluster exports served by a fake API server instead.
-    func environment(maxPage: Int = 25, namespace: String = "apic", extraFixture: [String: Any] = [:]) throws -> (TempDir, String, ScriptServer) {
+    func environment(maxPage: Int = 25, namespace: String = "apic", extraFixture: [String: Any] = [:],
+                     omit: [String] = []) throws -> (TempDir, String, ScriptServer) {
         let server = try S3Server.running() // the same test CA signs the fake API server's certificate
         let dir = try TempDir()
         let config = try SampleEnvironment.write(to: dir.url, options: sampleOptions())
@@ -20,6 +21,7 @@ struct LiveClusterTests {
         }
         var fixture: [String: Any] = ["portalbackups": try items("portalbackups.json"), "managementbackups": try items("managementbackups.json")]
         fixture.merge(extraFixture) { $1 }
+        for key in omit { fixture[key] = nil }
         try JSONSerialization.data(withJSONObject: fixture).write(to: dir.url.appendingPathComponent("fixture.json"))
         let certDir = URL(fileURLWithPath: server.caBundle).deletingLastPathComponent()
         let api = try ScriptServer(script: "fake-kube-api.py", [
@@ -138,6 +140,14 @@ struct LiveClusterTests {
         let missing = try cli(["scan", "--config", config])
         #expect(missing.status == 3)
         #expect(missing.stderr.contains("no PortalCluster or APIConnectCluster named missing-portal in namespace apic"))
+    }
+
+    @Test func aMissingResourceIsA404Error() throws {
+        let (dir, config, api) = try environment(omit: ["managementbackups"])
+        defer { withExtendedLifetime((dir, api)) {} }
+        let scan = try cli(["scan", "--config", config])
+        #expect(scan.status == 3)
+        #expect(scan.stderr.contains("404: no managementbackups in namespace apic"))
     }
 
     @Test func kubeconfigParsing() throws {
