@@ -23,12 +23,10 @@ struct Options: ParsableArguments {
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
 
-/// The clock and output form of the commands that judge the index.
-struct JudgeOptions: ParsableArguments {
+/// The clock of the commands that judge the index.
+struct NowOption: ParsableArguments {
     @Option(help: "Judge as of this RFC 3339 time (default: now).")
     var now: String?
-    @Option(help: "table or json.")
-    var format: OutputFormat = .table
 
     func at() throws -> Date { try parseNow(now) }
 }
@@ -67,13 +65,15 @@ struct Scan: ParsableCommand {
 struct Pairs: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List restorable point-in-time pairs of management and portal backups.")
     @OptionGroup var options: Options
-    @OptionGroup var judge: JudgeOptions
+    @OptionGroup var clock: NowOption
+    @Option(help: "table or json.")
+    var format: OutputFormat = .table
     @Option(help: "Largest management-to-portal distance, e.g. 30m (default: the config's pairing.tolerance).")
     var tolerance: String?
 
     func run() throws {
         let workspace = try options.workspace()
-        let at = try judge.at()
+        let at = try clock.at()
         var override: TimeInterval?
         if let tolerance {
             guard let d = DurationText.parse(tolerance) else { throw DRAuditError("--tolerance '\(tolerance)' is not a duration (30m, 1h)") }
@@ -81,7 +81,7 @@ struct Pairs: ParsableCommand {
         }
         let input = try workspace.auditInput(now: at, tolerance: override, withDeployment: false)
         let result = Audit.assess(input).pairing
-        switch judge.format {
+        switch format {
         case .json: print(Render.pairsJSON(result, now: at, tolerance: input.policy.tolerance), terminator: "")
         case .table: print(Render.pairsTable(result, tolerance: input.policy.tolerance), terminator: "")
         }
@@ -93,14 +93,16 @@ struct AuditCommand: ParsableCommand {
         commandName: "audit",
         abstract: "Check DR readiness; exit 0 ok, 1 warn, 2 fail, 3 could not run.")
     @OptionGroup var options: Options
-    @OptionGroup var judge: JudgeOptions
+    @OptionGroup var clock: NowOption
+    @Option(help: "table or json.")
+    var format: OutputFormat = .table
 
     func run() throws {
         let workspace = try options.workspace()
-        let at = try judge.at()
+        let at = try clock.at()
         let assessment = Audit.assess(try workspace.auditInput(now: at))
         try workspace.index.recordAudit(now: at, status: assessment.status.rawValue, findings: assessment.findings)
-        switch judge.format {
+        switch format {
         case .json: print(Render.auditJSON(assessment, now: at), terminator: "")
         case .table: print(Render.auditTable(assessment), terminator: "")
         }
@@ -113,14 +115,13 @@ struct MetricsCommand: ParsableCommand {
         commandName: "metrics",
         abstract: "Write Prometheus textfile metrics (atomically replaced) for the node exporter's textfile collector.")
     @OptionGroup var options: Options
-    @Option(help: "Judge as of this RFC 3339 time (default: now).")
-    var now: String?
+    @OptionGroup var clock: NowOption
     @Option(help: "The .prom file to write.")
     var output: String
 
     func run() throws {
         let workspace = try options.workspace()
-        let at = try parseNow(now)
+        let at = try clock.at()
         let assessment = Audit.assess(try workspace.auditInput(now: at))
         try Workspace.writeAtomically(Metrics.render(assessment, sources: try workspace.sourceMetrics(), now: at), to: output)
     }
@@ -133,12 +134,11 @@ struct RestorePlanCommand: ParsableCommand {
     @OptionGroup var options: Options
     @Option(help: "latest, or an RFC 3339 time: the newest pair restoring to a point not after it.")
     var at: String = "latest"
-    @Option(help: "Judge as of this RFC 3339 time (default: now).")
-    var now: String?
+    @OptionGroup var clock: NowOption
 
     func run() throws {
         let workspace = try options.workspace()
-        let judged = try parseNow(now)
+        let judged = try clock.at()
         var target: Date?
         if at != "latest" {
             guard let t = UTC.parseRFC3339(at) else { throw DRAuditError("--at '\(at)' is neither latest nor an RFC 3339 time") }
@@ -160,8 +160,7 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write a compliance report: verdict, pairs, findings, per-site coverage and a timeline (HTML: inline SVG).")
     @OptionGroup var options: Options
-    @Option(help: "Judge as of this RFC 3339 time (default: now).")
-    var now: String?
+    @OptionGroup var clock: NowOption
     @Option(help: "markdown, html or json.")
     var format: ReportFormat = .markdown
     @Option(help: "The file to write (replaced atomically).")
@@ -169,7 +168,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let workspace = try options.workspace()
-        let at = try parseNow(now)
+        let at = try clock.at()
         let input = try workspace.auditInput(now: at)
         let report = Report(assessment: Audit.assess(input), now: at, policy: input.policy, managementBackups: input.managementBackups)
         let text: String

@@ -109,51 +109,45 @@ public struct Scanner {
 
     /// Reads the backup CRs from the API server. Any failure fails the whole cluster scan.
     func scanLiveCluster(client makeClient: () throws -> KubeClient) throws -> Report {
-        let started = Date()
-        var location = "Kubernetes API"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        var rows: [Index.Row] = []
-        do {
+        try scanClusterRecords(location: "Kubernetes API", failureCode: "CLUSTER_UNREACHABLE") { location in
             let client = try makeClient()
             location = client.location
-            for r in try client.backupRecords() {
-                rows.append(Index.Row(key: r.name, kind: r.kind.rawValue, phase: r.phase, payload: String(decoding: try encoder.encode(r), as: UTF8.self)))
-            }
-        } catch {
-            let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error))
-            try index.recordFailedScan(source: "cluster", location: location, started: started,
-                                       code: failure.code ?? "CLUSTER_UNREACHABLE", error: failure.message)
-            return Report(source: "cluster", location: location, counts: nil, error: failure)
+            return try client.backupRecords()
         }
-        let counts = try index.recordClusterScan(location: location, started: started, records: rows)
-        return Report(source: "cluster", location: location, counts: counts, error: nil)
     }
 
     /// Reads the cluster exports and records their backup CRs. A bad export fails the whole cluster scan.
     public func scanCluster(_ cluster: Config.Cluster) throws -> Report {
-        let started = Date()
         let files = [(Role.portal, cluster.portalBackups), (Role.management, cluster.managementBackups)]
-        let location = files.compactMap { $0.1?.path }.joined(separator: ", ")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        var rows: [Index.Row] = []
-        do {
-            for case let (role, url?) in files {
+        return try scanClusterRecords(location: files.compactMap { $0.1?.path }.joined(separator: ", "),
+                                      failureCode: "CLUSTER_EXPORT_INVALID") { _ in
+            try files.flatMap { role, url -> [ClusterRecord] in
+                guard let url else { return [] }
                 let document = try Documents.load(url, what: "\(role.rawValue) backups export")
-                let records: [ClusterRecord]
-                do { records = try ClusterExport.records(document, role: role) } catch {
+                do { return try ClusterExport.records(document, role: role) } catch {
                     throw DRAuditError("\(role.rawValue) backups export \(url.path): \(DRAuditError.oneLine(error))", code: "CLUSTER_EXPORT_INVALID")
                 }
-                for r in records {
-                    rows.append(Index.Row(key: r.name, kind: r.kind.rawValue, phase: r.phase,
-                                          payload: String(decoding: try encoder.encode(r), as: UTF8.self)))
-                }
+            }
+        }
+    }
+
+    /// One cluster scan: `read` names where it read (for the scan row) and returns the records. A failure is
+    /// recorded as a failed `cluster` scan and changes nothing else.
+    private func scanClusterRecords(location initial: String, failureCode: String,
+                                    read: (inout String) throws -> [ClusterRecord]) throws -> Report {
+        let started = Date()
+        var location = initial
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let rows: [Index.Row]
+        do {
+            rows = try read(&location).map { r in
+                Index.Row(key: r.name, kind: r.kind.rawValue, phase: r.phase, payload: String(decoding: try encoder.encode(r), as: UTF8.self))
             }
         } catch {
             let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error))
             try index.recordFailedScan(source: "cluster", location: location, started: started,
-                                       code: failure.code ?? "CLUSTER_EXPORT_INVALID", error: failure.message)
+                                       code: failure.code ?? failureCode, error: failure.message)
             return Report(source: "cluster", location: location, counts: nil, error: failure)
         }
         let counts = try index.recordClusterScan(location: location, started: started, records: rows)
