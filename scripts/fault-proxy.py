@@ -76,5 +76,14 @@ class Proxy(BaseHTTPRequestHandler):
 
 server = ThreadingHTTPServer(("127.0.0.1", args.port), Proxy)
 server.daemon_threads = True
+
+
+def exit_with_parent():
+    # The test that started us holds our stdin open; when it ends (or dies), so do we.
+    sys.stdin.read()
+    os._exit(0)
+
+
+threading.Thread(target=exit_with_parent, daemon=True).start()
 print(f"ready {server.server_address[1]}", flush=True)
 server.serve_forever()

@@ -147,6 +147,8 @@ struct S3Server {
 final class ScriptServer {
     let process = Process()
     let port: Int
+    /// The script exits when this pipe closes: at deinit, or when the test process ends in any way.
+    private let lifeline = Pipe()
 
     convenience init(faultProxyTo upstream: String, _ faults: [String]) throws {
         try self.init(script: "fault-proxy.py", ["--upstream", upstream] + faults)
@@ -158,6 +160,7 @@ final class ScriptServer {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
+        process.standardInput = lifeline
         try process.run()
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
@@ -173,5 +176,8 @@ final class ScriptServer {
     }
 
     var endpoint: String { "http://127.0.0.1:\(port)" }
-    deinit { if process.isRunning { process.terminate() } }
+    deinit {
+        try? lifeline.fileHandleForWriting.close()
+        if process.isRunning { process.terminate() }
+    }
 }
