@@ -213,12 +213,19 @@ public final class Index: @unchecked Sendable {
                             SELECT 1 FROM temp.staged_objects s WHERE s.key = objects.key AND s.size = objects.size AND s.mtime IS objects.mtime)
                         """, arguments: [scan, previous, source])
                     let gone = db.changesCount
-                    try db.execute(sql: """
-                        INSERT INTO objects (source, key, size, mtime, kind, time, site, first_seen_scan)
-                        SELECT ?, s.key, s.size, s.mtime, s.kind, s.time, s.site, ? FROM temp.staged_objects s
-                        WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.source = ? AND o.key = s.key AND o.gone_scan IS NULL)
-                        """, arguments: [source, scan, source])
-                    let added = db.changesCount
+                    // Nothing went and the counts agree: every staged key is already present (keys are unique),
+                    // the common case of a nightly rescan. Skip the insert pass.
+                    let present = try Int.fetchOne(db, sql: "SELECT count(*) FROM objects WHERE source = ? AND gone_scan IS NULL",
+                                                   arguments: [source]) ?? 0
+                    var added = 0
+                    if gone > 0 || present != seen {
+                        try db.execute(sql: """
+                            INSERT INTO objects (source, key, size, mtime, kind, time, site, first_seen_scan)
+                            SELECT ?, s.key, s.size, s.mtime, s.kind, s.time, s.site, ? FROM temp.staged_objects s
+                            WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.source = ? AND o.key = s.key AND o.gone_scan IS NULL)
+                            """, arguments: [source, scan, source])
+                        added = db.changesCount
+                    }
                     try db.execute(sql: """
                         UPDATE backups SET gone_scan = ?
                         WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
