@@ -9,12 +9,11 @@ Prints "ready PORT" once listening.
 """
 import argparse
 import json
-import os
-import sys
-import threading
 import ssl
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback import serve
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--cert", required=True)
@@ -81,15 +80,4 @@ server = ThreadingHTTPServer(("127.0.0.1", 0), API)
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(args.cert, args.key)
 server.socket = context.wrap_socket(server.socket, server_side=True)
-server.daemon_threads = True
-
-
-def exit_with_parent():
-    # The test that started us holds our stdin open; when it ends (or dies), so do we.
-    sys.stdin.read()
-    os._exit(0)
-
-
-threading.Thread(target=exit_with_parent, daemon=True).start()
-print(f"ready {server.server_address[1]}", flush=True)
-server.serve_forever()
+serve(server)

@@ -10,10 +10,11 @@ Prints "ready PORT" on stdout once listening.
 import argparse
 import http.client
 import os
-import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback import serve
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--upstream", required=True)
@@ -75,15 +76,4 @@ class Proxy(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", args.port), Proxy)
-server.daemon_threads = True
-
-
-def exit_with_parent():
-    # The test that started us holds our stdin open; when it ends (or dies), so do we.
-    sys.stdin.read()
-    os._exit(0)
-
-
-threading.Thread(target=exit_with_parent, daemon=True).start()
-print(f"ready {server.server_address[1]}", flush=True)
-server.serve_forever()
+serve(server)
