@@ -56,7 +56,7 @@ public final class Workspace {
         if let cluster = config.cluster, cluster.isLive {
             progress?("cluster: reading backup CRs from the API server")
             reports.append(try scanner.scanLiveCluster(client: { try self.kubeClient()! }))
-        } else if let cluster = config.cluster, cluster.portalBackups != nil || cluster.managementBackups != nil {
+        } else if let cluster = config.cluster, cluster.readsBackupRecords {
             progress?("cluster: reading exports")
             reports.append(try scanner.scanCluster(cluster))
         }
@@ -87,7 +87,7 @@ public final class Workspace {
             input.emptyMetadata += attention.emptyMetadata.map { UnrecognizedObject(role: role, key: $0.key, size: 0) }
             input.sources.append(try sourceState(role.rawValue, fallbackLocation: config.subsystem(role)!.cr?.path ?? "\(role.rawValue) target"))
         }
-        if let cluster = config.cluster, cluster.crossChecksPortal || cluster.crossChecksManagement {
+        if let cluster = config.cluster, cluster.readsBackupRecords {
             let records = try index.presentClusterPayloads().map { try decode(ClusterRecord.self, $0.payload) }
             if cluster.crossChecksPortal { input.portalRecords = records.filter { $0.role == .portal } }
             if cluster.crossChecksManagement { input.managementRecords = records.filter { $0.role == .management } }
@@ -109,22 +109,12 @@ public final class Workspace {
     /// The configured sources with their last scan and object counts, for metrics.
     public func sourceMetrics() throws -> [Metrics.SourceMetrics] {
         var sources = roles.map(\.rawValue)
-        if let cluster = config.cluster, cluster.crossChecksPortal || cluster.crossChecksManagement { sources.append("cluster") }
+        if config.cluster?.readsBackupRecords == true { sources.append("cluster") }
         return try sources.map { source in
             let scan = try index.lastScan(source: source)
             return Metrics.SourceMetrics(source: source, lastScanAt: scan?.startedAt, lastScanOK: scan?.ok ?? false,
                                          lastScanDuration: scan.map { $0.finishedAt.timeIntervalSince($0.startedAt) },
                                          objects: try index.presentCount(source: source))
-        }
-    }
-
-    /// The backup CRs of the management cluster as last read, when a cluster export is configured.
-    public func managementRecords() throws -> [ClusterRecord]? {
-        guard config.cluster?.crossChecksManagement == true else { return nil }
-        let decoder = JSONDecoder()
-        return try index.presentClusterPayloads().compactMap { row in
-            guard let record = try? decoder.decode(ClusterRecord.self, from: Data(row.payload.utf8)), record.role == .management else { return nil }
-            return record
         }
     }
 

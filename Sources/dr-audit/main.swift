@@ -149,7 +149,7 @@ struct RestorePlanCommand: ParsableCommand {
         let pair: Pair
         do { pair = try RestorePlan.choose(assessment.pairing.pairs, at: target) } catch { throw DRAuditError("restore-plan: \(error)") }
         print(RestorePlan.render(pair: pair, portalCR: input.deployment.portalCR, managementCR: input.deployment.managementCR,
-                                 managementRecords: try workspace.managementRecords(), openFindings: assessment.findings), terminator: "")
+                                 managementRecords: input.managementRecords, openFindings: assessment.findings), terminator: "")
     }
 }
 

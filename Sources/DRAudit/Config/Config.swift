@@ -39,6 +39,8 @@ public struct Config: Sendable {
         public var isLive: Bool { kubeconfig != nil || context != nil || namespace != nil || inCluster }
         public var crossChecksPortal: Bool { isLive || portalBackups != nil }
         public var crossChecksManagement: Bool { isLive || managementBackups != nil }
+        /// Whether a `cluster` source is scanned at all.
+        public var readsBackupRecords: Bool { crossChecksPortal || crossChecksManagement }
     }
 
     public var file: URL
