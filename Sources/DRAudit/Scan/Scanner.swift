@@ -2,7 +2,8 @@ import DRAuditCore
 import Foundation
 import Logging
 
-/// Lists a target, reads its metadata files, parses records, and hands everything to the index in one go.
+/// Lists a target into the index's staging tables batch by batch, reads its metadata files, parses records,
+/// and commits the difference in one transaction.
 public struct Scanner {
     /// Metadata files (backup.info) larger than this are not metadata.
     public static let metadataLimit = 8 << 20
