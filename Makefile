@@ -6,7 +6,7 @@ TEST_PACKAGES := openssh-server openssh-client curl openssl python3-venv chromiu
 
 BENCH_PACKAGES := rclone
 
-.PHONY: deps test-deps build release demo test bench clean
+.PHONY: deps test-deps build release demo test bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh $(BUILD_PACKAGES)
@@ -36,5 +36,9 @@ bench: test-deps
 	@[ -x .venv/bin/aws ] || .venv/bin/pip install -q awscli
 	@python3 scripts/bench.py $(BENCH_ARGS); status=$$?; scripts/test-servers.sh stop; exit $$status
 
+# libFuzzer over the name, metadata-file and S3 XML parsers, FUZZ_SECONDS (default 60) each; fails on a crash.
+fuzz: deps
+	@scripts/fuzz.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -48,3 +48,18 @@ let package = Package(
         ),
     ]
 )
+
+// The parser fuzzer, built only by `make fuzz` (scripts/fuzz.sh, which finds libFuzzer's no-main archive: its
+// `main` would clash with the one SwiftPM gives every executable). The core it exercises is instrumented too,
+// so coverage guides the fuzzer into the parsers.
+if Context.environment["DR_AUDIT_FUZZ"] == "1", let libFuzzer = Context.environment["DR_AUDIT_LIBFUZZER"] {
+    let sanitize: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    for index in package.targets.indices where package.targets[index].name == "DRAuditCore" {
+        package.targets[index].swiftSettings = sanitize
+    }
+    package.targets.append(.executableTarget(
+        name: "fuzz-parsers", dependencies: ["DRAuditCore"], path: "Fuzz/Parsers",
+        swiftSettings: sanitize, linkerSettings: [.unsafeFlags(["-sanitize=address", "-Xlinker", libFuzzer, "-lstdc++"])]
+    ))
+    package.products.append(.executable(name: "fuzz-parsers", targets: ["fuzz-parsers"]))
+}

@@ -51,6 +51,7 @@ public enum S3XML {
     }
 
     private static func collect(_ data: Data) throws -> [(path: String, text: String)] {
+        try screen(data)
         let collector = Collector()
         let parser = XMLParser(data: data)
         parser.delegate = collector
@@ -60,6 +61,32 @@ public enum S3XML {
             throw XMLError(description: "truncated or malformed XML (\(collector.failure ?? "at byte \(data.count)"))")
         }
         return collector.values
+    }
+
+    /// Foundation's XMLParser crashes on some malformed bodies (found by fuzzing): an element name that is not
+    /// valid UTF-8 (a trap), a processing instruction without data (a NULL dereference). S3 answers are UTF-8 with
+    /// at most an XML declaration in front, and never carry processing instructions or DTDs, so bodies that do are
+    /// refused before they reach the parser.
+    private static func screen(_ data: Data) throws {
+        guard String(validating: data, as: UTF8.self) != nil else {
+            throw XMLError(description: "malformed XML (not valid UTF-8)")
+        }
+        let bytes = [UInt8](data)
+        // The declaration's own `<?` is the only one allowed.
+        let start = bytes.starts(with: Array("<?xml ".utf8)) ? 2 : 0
+        for forbidden in ["<?", "<!DOCTYPE", "<!ENTITY"] where find(Array(forbidden.utf8), in: bytes, from: start) != nil {
+            throw XMLError(description: "malformed XML (unexpected \(forbidden))")
+        }
+    }
+
+    private static func find(_ needle: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
+        guard bytes.count >= needle.count, start <= bytes.count - needle.count else { return nil }
+        var i = start
+        while i <= bytes.count - needle.count {
+            if bytes[i] == needle[0] && bytes[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
     }
 
     public static func parseList(_ data: Data) throws -> Page {

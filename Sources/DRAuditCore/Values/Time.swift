@@ -42,14 +42,14 @@ public enum UTC {
     }
 
     private static func digits(_ text: Substring, _ count: Int) -> Int? {
+        // Length first: a long run of digits in an object name would otherwise overflow (found by fuzzing).
+        guard text.utf8.count == count else { return nil }
         var value = 0
-        var n = 0
         for byte in text.utf8 {
             guard byte >= 48 && byte <= 57 else { return nil }
             value = value * 10 + Int(byte - 48)
-            n += 1
         }
-        return n == count ? value : nil
+        return value
     }
 
     /// A valid UTC date, or nil for impossible ones (month 13, 30 February, hour 24).
