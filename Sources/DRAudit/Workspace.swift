@@ -78,7 +78,7 @@ public final class Workspace {
         for role in roles {
             switch role {
             case .portal:
-                input.portalFiles = try index.presentPortalFiles(source: role.rawValue)
+                input.portal = try index.presentPortalInventory(source: role.rawValue)
             case .management:
                 input.managementBackups = try index.presentBackups(source: role.rawValue).map { try decode(ManagementBackup.self, $0.payload ?? "") }
             }

@@ -126,3 +126,57 @@ struct PairingRuleTests {
         #expect(Pairing.chainProblem(loop, byID: [f.id: loop])?.contains("loops") == true)
     }
 }
+
+struct PortalInventoryTests {
+    @Test func keepsNoNamesYetGivesBackEveryKey() {
+        let keys = ["2020/_portal_system_backup-20200422.095734.tar.gz", "2020/04/\(siteA)-20200422.095725.tar.gz",
+                    "\(siteB)-20200422.095726.tar.gz", "2020/\(siteA)-20200423.095725.tar.gz"]
+        let files = keys.map { Classifier.portalFile(StorageObject(key: $0, size: 7, mtime: nil))! }
+        let inventory = PortalInventory(files)
+        #expect(inventory.files == files)
+        #expect(inventory.sites == [siteA, siteB])
+        #expect(inventory.folders == ["2020/", "2020/04/", ""])
+        #expect(inventory.sorted().files.map(\.key) == [keys[1], keys[2], keys[0], keys[3]])
+    }
+
+    @Test func excludesFilesByNameInAnyFolder() {
+        let files = ["a/\(siteA)-20200422.095725.tar.gz", "\(siteB)-20200422.095726.tar.gz", "_portal_system_backup-20200422.095734.tar.gz"]
+            .map { Classifier.portalFile(StorageObject(key: $0, size: 7, mtime: nil))! }
+        let inventory = PortalInventory(files)
+        let kept = inventory.excluding(fileNames: ["\(siteA)-20200422.095725.tar.gz", "_portal_system_backup-20200422.095734.tar.gz",
+                                                   "unknown@x@y-20200422.095725.tar.gz", "junk"])
+        #expect(kept.files.map(\.key) == ["\(siteB)-20200422.095726.tar.gz"])
+    }
+
+    /// The candidate search skips runs by binary search; it must find what trying every run finds.
+    @Test func pairingFindsWhatTryingEveryRunFinds() {
+        var generator = SystemRandomNumberGenerator()
+        let t0 = utc("2026-01-01T01:00:00Z")
+        var files: [PortalBackupFile] = []
+        for day in 0..<60 where Int.random(in: 0..<5, using: &generator) > 0 {
+            let start = t0.addingTimeInterval(Double(day * 43_200 + Int.random(in: 0..<3_600, using: &generator)))
+            files += run(UTC.rfc3339(start), sites: [siteA, siteB])
+        }
+        let backups = (0..<80).map { i in
+            full(UTC.rfc3339(t0.addingTimeInterval(Double(i * 16_000 + Int.random(in: 0..<7_200, using: &generator)))))
+        }
+        let policy = PairingPolicy(tolerance: 45 * 60)
+        let result = Pairing.pair(portalFiles: files, restorableManagement: backups, policy: policy)
+        let runs = Pairing.runs(files).filter(\.isComplete)
+        var expected: [(m: Int, r: Int, skew: TimeInterval)] = []
+        for (m, b) in backups.enumerated() {
+            for (r, run) in runs.enumerated() where Pairing.skew(b.time, run) <= policy.tolerance {
+                expected.append((m, r, Pairing.skew(b.time, run)))
+            }
+        }
+        expected.sort { ($0.skew, -$0.r, -backups[$0.m].time.timeIntervalSince1970) < ($1.skew, -$1.r, -backups[$1.m].time.timeIntervalSince1970) }
+        var usedM: Set<Int> = [], usedR: Set<Int> = [], pairs: [String] = []
+        for c in expected where !usedM.contains(c.m) && !usedR.contains(c.r) {
+            usedM.insert(c.m)
+            usedR.insert(c.r)
+            pairs.append("\(backups[c.m].id) \(runs[c.r].start)")
+        }
+        #expect(result.pairs.map { "\($0.management.id) \($0.run.start)" }.sorted() == pairs.sorted())
+        #expect(!pairs.isEmpty)
+    }
+}

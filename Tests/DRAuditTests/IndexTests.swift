@@ -114,9 +114,14 @@ struct ScanTransactionTests {
         let present: [Int] = try workspace.index.query("SELECT count(*) FROM objects WHERE key = ? AND gone_scan IS NULL", arguments: [names[1]])
         #expect(present == [1])
         // The vanished system backup is no longer a portal file of the index.
-        let files = try workspace.index.presentPortalFiles(source: "portal").map(\.fileName)
+        let inventory = try workspace.index.presentPortalInventory(source: "portal")
+        let files = inventory.files.map(\.fileName)
         #expect(!files.contains(names[0]))
         #expect(files.contains(names[1]))
+        // The inventory keeps no names, yet gives back every key exactly as listed.
+        let keys: [String] = try workspace.index.query(
+            "SELECT key FROM objects WHERE source = 'portal' AND gone_scan IS NULL AND kind LIKE 'portal-%' ORDER BY key")
+        #expect(inventory.files.map(\.key).sorted() == keys)
     }
 
     @Test func aFailedScanRecordsItselfAndChangesNothingElse() throws {

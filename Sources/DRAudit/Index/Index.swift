@@ -1,6 +1,7 @@
 import DRAuditCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The SQLite index: objects, parsed backups, cluster records, scans and audit findings.
 /// Schema lives in `migrations/*.sql` (embedded at build time); `schema_migrations` records what was applied.
@@ -11,6 +12,9 @@ public final class Index: @unchecked Sendable {
     /// How long a second writer waits for the first before giving up.
     public let busyTimeout: TimeInterval
 
+    /// 32 MB (negative: KiB).
+    static let cachePages = -32000
+
     public init(path: String, busyTimeout: TimeInterval = 30) throws {
         self.path = path
         self.busyTimeout = busyTimeout
@@ -20,7 +24,7 @@ public final class Index: @unchecked Sendable {
         configuration.label = "dr-audit-index"
         // Bounded caches big enough that a 100k-object scan stages and diffs without spilling to temp files.
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA cache_size = -32000; PRAGMA temp.cache_size = -32000")
+            try db.execute(sql: "PRAGMA cache_size = \(Self.cachePages); PRAGMA temp.cache_size = \(Self.cachePages)")
         }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
@@ -355,23 +359,41 @@ public final class Index: @unchecked Sendable {
         }
     }
 
-    /// The portal backup files present on a target, oldest first.
-    public func presentPortalFiles(source: String) throws -> [PortalBackupFile] {
+    /// The portal backup files present on a target. Rows are stepped with SQLite's own calls: at a million files,
+    /// a decoded row each costs more than the whole audit. Sorting is left to the inventory, which sorts compact
+    /// entries far faster than SQLite sorts a million rows with their keys.
+    public func presentPortalInventory(source: String) throws -> PortalInventory {
         try guarded {
             try queue.read { db in
-                var files: [PortalBackupFile] = []
-                let cursor = try GRDB.Row.fetchCursor(db, sql: """
-                    SELECT key, kind, time, size, site FROM objects
-                    WHERE source = ? AND gone_scan IS NULL AND kind IN ('portal-system', 'portal-site') ORDER BY time, key
-                    """, arguments: [source])
-                while let r = try cursor.next() {
-                    let key: String = r[0]
-                    let object = StorageObject(key: key, size: r[3], mtime: nil)
-                    files.append(PortalBackupFile(key: key, fileName: String(object.fileName),
-                                                  kind: r[1] == ObjectKind.portalSystem.rawValue ? .system : .site, site: r[4],
-                                                  time: Date(timeIntervalSince1970: r[2] ?? 0), size: r[3]))
+                // One pass over the rows: a page cache would only hold pages this read never comes back to.
+                try db.execute(sql: "PRAGMA cache_size = -1000")
+                defer { try? db.execute(sql: "PRAGMA cache_size = \(Self.cachePages)") }
+                var inventory = PortalInventory()
+                // rtrim(key, <key without slashes>) leaves the folder part of the key, with its trailing slash; it is
+                // slow (a pass over the key per byte), so keys without a folder skip it.
+                let statement = try db.makeStatement(sql: """
+                    SELECT CASE WHEN instr(key, '/') = 0 THEN '' ELSE rtrim(key, replace(key, '/', '')) END,
+                           kind = 'portal-system', site, CAST(time AS INTEGER), size FROM objects
+                    WHERE source = ? AND gone_scan IS NULL AND kind IN ('portal-system', 'portal-site')
+                    """)
+                try statement.setArguments([source])
+                let s = statement.sqliteStatement
+                func text(_ column: Int32) -> UnsafeRawBufferPointer {
+                    guard let bytes = sqlite3_column_text(s, column) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+                    return UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(s, column)))
                 }
-                return files
+                while true {
+                    let code = sqlite3_step(s)
+                    if code == SQLITE_DONE { break }
+                    guard code == SQLITE_ROW else {
+                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql)
+                    }
+                    let isSystem = sqlite3_column_int64(s, 1) != 0
+                    inventory.append(folder: text(0), site: isSystem ? nil : text(2),
+                                     seconds: sqlite3_column_int64(s, 3), size: sqlite3_column_int64(s, 4))
+                }
+                inventory.sort()
+                return inventory
             }
         }
     }
@@ -392,16 +414,19 @@ public final class Index: @unchecked Sendable {
         try guarded {
             try queue.read { db in
                 let rows = try GRDB.Row.fetchAll(db, sql: """
-                    SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL
-                    AND (kind = 'unrecognized' OR (size = 0 AND kind IN ('pgbackrest-info', 'pgbackrest-manifest', 'barman-info')))
-                    ORDER BY key
-                    """, arguments: [source])
+                    SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND kind = 'unrecognized'
+                    UNION ALL
+                    SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND size = 0
+                        AND kind IN ('pgbackrest-info', 'pgbackrest-manifest', 'barman-info')
+                    """, arguments: [source, source])
+                // Two SELECTs, not an OR, and sorted here: either would make SQLite walk every key of the source.
+
                 var unrecognized: [StorageObject] = [], empty: [StorageObject] = []
                 for row in rows {
                     let object = StorageObject(key: row[0], size: row[1], mtime: nil)
                     if row[2] == "unrecognized" { unrecognized.append(object) } else { empty.append(object) }
                 }
-                return (unrecognized, empty)
+                return (unrecognized.sorted { $0.key < $1.key }, empty.sorted { $0.key < $1.key })
             }
         }
     }

@@ -73,7 +73,12 @@ public struct DeploymentState: Sendable {
 public struct AuditInput: Sendable {
     public var now: Date
     public var policy: PairingPolicy
-    public var portalFiles: [PortalBackupFile] = []
+    public var portal = PortalInventory()
+    /// The portal inventory as files (small inputs and tests).
+    public var portalFiles: [PortalBackupFile] {
+        get { portal.files }
+        set { portal = PortalInventory(newValue) }
+    }
     public var managementBackups: [ManagementBackup] = []
     public var unrecognized: [UnrecognizedObject] = []
     /// Management metadata files (backup.info, backup.manifest) of zero bytes.
@@ -100,9 +105,9 @@ public enum Audit {
     public static func assess(_ input: AuditInput) -> Assessment {
         let failedPortal = Set((input.portalRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
         let failedManagement = Set((input.managementRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
-        let usablePortal = input.portalFiles.filter { !failedPortal.contains($0.fileName) }
+        let usablePortal = input.portal.excluding(fileNames: failedPortal)
         let restorable = Pairing.restorable(input.managementBackups, contradicted: failedManagement)
-        let pairing = Pairing.pair(portalFiles: usablePortal, restorableManagement: restorable, policy: input.policy)
+        let pairing = Pairing.pair(portal: usablePortal, restorableManagement: restorable, policy: input.policy)
 
         var findings: [Finding] = []
         findings += sourceFindings(input)
@@ -185,9 +190,11 @@ public enum Audit {
 
     static func crossCheckFindings(_ input: AuditInput) -> [Finding] {
         var findings: [Finding] = []
-        func check(_ records: [ClusterRecord]?, objects: [(name: String, time: Date)], what: String) {
+        /// `present(name)` and `objects` describe the target; only the findings build names.
+        func check<Object>(_ records: [ClusterRecord]?, present: (String) -> Bool, objects: [Object],
+                           name: (Object) -> String, time: (Object) -> Date, describedBy: (Set<String>, Object) -> Bool,
+                           what: String) {
             guard let records else { return }
-            let present = Set(objects.map(\.name))
             var described: Set<String> = []
             for r in records {
                 let subject = "\(r.kind.rawValue)/\(r.name)"
@@ -196,20 +203,31 @@ public enum Audit {
                 case .failed:
                     findings.append(Finding("BACKUP_FAILED", .warn, subject, "\(subject) is Failed\(r.objectName.map { " (\($0))" } ?? ""); not counted as restorable"))
                 case .ready:
-                    if let name = r.objectName, !present.contains(name) {
+                    if let name = r.objectName, !present(name) {
                         findings.append(Finding("CR_WITHOUT_OBJECT", .warn, subject, "\(subject) is Ready but \(name) is not on the \(what) target; it cannot be restored"))
                     }
                 case .pending: break
                 }
             }
-            for object in objects where !described.contains(object.name)
-                && input.now.timeIntervalSince(object.time) > input.policy.recordGrace {
-                findings.append(Finding("OBJECT_WITHOUT_CR", .warn, object.name, "\(what) backup \(object.name) has no backup CR in the cluster"))
+            for object in objects where input.now.timeIntervalSince(time(object)) > input.policy.recordGrace
+                && !describedBy(described, object) {
+                let name = name(object)
+                findings.append(Finding("OBJECT_WITHOUT_CR", .warn, name, "\(what) backup \(name) has no backup CR in the cluster"))
             }
         }
-        check(input.portalRecords, objects: input.portalFiles.map { ($0.fileName, $0.time) }, what: "portal")
-        check(input.managementRecords,
-              objects: input.managementBackups.filter { $0.status == .complete }.map { ($0.id, $0.time) }, what: "management")
+        if let records = input.portalRecords {
+            // Portal files are matched by identity (site and time), so a million of them need no names.
+            let portal = input.portal
+            let identities = Set(portal.entries.map(portal.identity))
+            let described = Set(records.compactMap { $0.objectName.flatMap(portal.identity(ofFileName:)) })
+            check(records, present: { portal.identity(ofFileName: $0).map(identities.contains) ?? false },
+                  objects: portal.entries, name: portal.fileName, time: portal.date,
+                  describedBy: { _, entry in described.contains(portal.identity(entry)) }, what: "portal")
+        }
+        let management = input.managementBackups.filter { $0.status == .complete }
+        let managementIDs = Set(management.map(\.id))
+        check(input.managementRecords, present: managementIDs.contains, objects: management, name: \.id, time: \.time,
+              describedBy: { described, backup in described.contains(backup.id) }, what: "management")
         return findings
     }
 

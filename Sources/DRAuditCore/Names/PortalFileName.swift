@@ -76,8 +76,7 @@ public struct PortalFileName: Hashable, Sendable {
 
     /// The file name the portal would write, for generators and restore plans.
     public static func format(kind: PortalBackupFile.Kind, site: String?, time: Date) -> String {
-        let c = UTC.parts(time)
-        let stamp = String(format: "%04d%02d%02d.%02d%02d%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
-        return "\(kind == .system ? systemPrefix : site!)-\(stamp)\(suffix)"
+        let stamp = UTC.format(time, "YYYYMMDD.hhmmss")
+        return (kind == .system ? systemPrefix : site!) + "-" + stamp + suffix
     }
 }

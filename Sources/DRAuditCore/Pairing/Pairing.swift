@@ -1,20 +1,45 @@
 import Foundation
 
-/// One scheduled portal backup run: the files written close together in time.
+/// One scheduled portal backup run: the files written close together in time, a stretch of the (sorted)
+/// inventory. Files are built out on demand: pairing a million files touches only their compact entries.
 public struct PortalRun: Hashable, Sendable {
     public var start: Date
     public var end: Date
-    public var files: [PortalBackupFile]
-    /// The run's system backup (the latest one, should there be several).
-    public var system: PortalBackupFile?
-    /// Latest file per site in this run.
-    public var sites: [String: PortalBackupFile]
+    /// Where its files sit in `inventory.entries`.
+    public var range: Range<Int>
     /// Sites this run should hold but does not.
     public var missingSites: [String]
-    /// Files of zero bytes.
-    public var emptyFiles: [PortalBackupFile]
+    public var inventory: PortalInventory
+    /// The run's system backup (the latest one, should there be several), as an entry index.
+    var systemIndex: Int?
+    var emptyCount: Int
 
-    public var isComplete: Bool { system != nil && missingSites.isEmpty && emptyFiles.isEmpty }
+    public var isComplete: Bool { systemIndex != nil && missingSites.isEmpty && emptyCount == 0 }
+    public var fileCount: Int { range.count }
+    public var files: [PortalBackupFile] { range.map(inventory.file) }
+    public var system: PortalBackupFile? { systemIndex.map(inventory.file) }
+    /// Files of zero bytes.
+    public var emptyFiles: [PortalBackupFile] { emptyCount == 0 ? [] : range.filter { inventory.entries[$0].size == 0 }.map(inventory.file) }
+    /// The entry index of the latest file per site (site ids of the inventory).
+    public var siteEntries: [Int32: Int] {
+        var latest: [Int32: Int] = [:]
+        for i in range where !inventory.entries[i].isSystem { latest[inventory.entries[i].site] = i }
+        return latest
+    }
+    /// Latest file per site in this run.
+    public var sites: [String: PortalBackupFile] {
+        Dictionary(uniqueKeysWithValues: siteEntries.map { (inventory.sites[Int($0.key)], inventory.file($0.value)) })
+    }
+
+    // Two runs are the same when they cover the same files; the inventory itself is not compared.
+    public static func == (a: PortalRun, b: PortalRun) -> Bool {
+        a.start == b.start && a.end == b.end && a.missingSites == b.missingSites && a.files == b.files
+    }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(start)
+        hasher.combine(end)
+        hasher.combine(range.count)
+    }
 }
 
 public struct PairingPolicy: Hashable, Sendable {
@@ -56,33 +81,48 @@ public struct PairingResult: Sendable {
 public enum Pairing {
     /// Groups portal files into runs and judges each run's completeness.
     public static func runs(_ files: [PortalBackupFile], gap: TimeInterval = 30 * 60) -> [PortalRun] {
-        let sorted = files.sorted { ($0.time, $0.fileName) < ($1.time, $1.fileName) }
-        var groups: [[PortalBackupFile]] = []
-        for file in sorted {
-            if let last = groups.last?.last, file.time.timeIntervalSince(last.time) <= gap {
-                groups[groups.count - 1].append(file)
-            } else {
-                groups.append([file])
+        runs(PortalInventory(files), gap: gap)
+    }
+
+    /// Groups an inventory's files into runs (a gap of more than `gap` starts a new one) and judges each run:
+    /// a site is expected in a run when it appears in it, or both in an earlier and in a later run.
+    public static func runs(_ inventory: PortalInventory, gap: TimeInterval = 30 * 60) -> [PortalRun] {
+        let inventory = inventory.sorted() // no copy when it already is (the index hands it out sorted)
+        let entries = inventory.entries
+        let gapSeconds = Int64(gap.rounded(.down))
+        var bounds: [Range<Int>] = []
+        var first = 0
+        for i in entries.indices.dropFirst() where entries[i].time - entries[i - 1].time > gapSeconds {
+            bounds.append(first..<i)
+            first = i
+        }
+        if !entries.isEmpty { bounds.append(first..<entries.count) }
+
+        // Runs holding each site, in order; a site is missing from every run between two that hold it.
+        var runsOfSite = Array(repeating: [Int](), count: inventory.sites.count)
+        var systemIndex = Array(repeating: Int?.none, count: bounds.count)
+        var emptyCount = Array(repeating: 0, count: bounds.count)
+        for (r, range) in bounds.enumerated() {
+            for i in range {
+                let entry = entries[i]
+                if entry.size == 0 { emptyCount[r] += 1 }
+                if entry.isSystem {
+                    systemIndex[r] = i
+                } else if runsOfSite[Int(entry.site)].last != r {
+                    runsOfSite[Int(entry.site)].append(r)
+                }
             }
         }
-        let seen = groups.map { Set($0.compactMap(\.site)) }
-        // Sites seen in any earlier run, and in any later run, by run index.
-        var before: [Set<String>] = Array(repeating: [], count: groups.count)
-        var after: [Set<String>] = Array(repeating: [], count: groups.count)
-        for i in groups.indices.dropFirst() { before[i] = before[i - 1].union(seen[i - 1]) }
-        for i in groups.indices.reversed().dropFirst() { after[i] = after[i + 1].union(seen[i + 1]) }
-
-        return groups.indices.map { i in
-            let files = groups[i]
-            var sites: [String: PortalBackupFile] = [:]
-            for file in files where file.kind == .site { sites[file.site!] = file }
-            let expected = seen[i].union(before[i].intersection(after[i]))
-            return PortalRun(
-                start: files.first!.time, end: files.last!.time, files: files,
-                system: files.last { $0.kind == .system },
-                sites: sites,
-                missingSites: expected.subtracting(sites.keys).sorted(),
-                emptyFiles: files.filter { $0.size == 0 })
+        var missing = Array(repeating: [String](), count: bounds.count)
+        for (site, held) in runsOfSite.enumerated() {
+            for (a, b) in zip(held, held.dropFirst()) where b > a + 1 {
+                for r in (a + 1)..<b { missing[r].append(inventory.sites[site]) }
+            }
+        }
+        return bounds.indices.map { r in
+            PortalRun(start: inventory.date(entries[bounds[r].lowerBound]), end: inventory.date(entries[bounds[r].upperBound - 1]),
+                      range: bounds[r], missingSites: missing[r].sorted(), inventory: inventory,
+                      systemIndex: systemIndex[r], emptyCount: emptyCount[r])
         }
     }
 
@@ -123,14 +163,31 @@ public enum Pairing {
     /// nearest first (ties: the later run, then the later management backup), each side used once.
     public static func pair(portalFiles: [PortalBackupFile], restorableManagement: [ManagementBackup],
                             policy: PairingPolicy) -> PairingResult {
-        let runs = runs(portalFiles, gap: policy.runGap)
+        pair(portal: PortalInventory(portalFiles), restorableManagement: restorableManagement, policy: policy)
+    }
+
+    public static func pair(portal: PortalInventory, restorableManagement: [ManagementBackup],
+                            policy: PairingPolicy) -> PairingResult {
+        let runs = runs(portal, gap: policy.runGap)
         let complete = runs.indices.filter { runs[$0].isComplete }
         struct Candidate { var m: Int; var r: Int; var skew: TimeInterval }
         var candidates: [Candidate] = []
+        // Runs are in time order and do not overlap: only those from the first ending within tolerance before the
+        // backup, up to the last starting within tolerance after it, can be candidates.
         for (m, backup) in restorableManagement.enumerated() {
-            for r in complete {
+            let earliest = backup.time.addingTimeInterval(-policy.tolerance)
+            var low = 0, high = complete.count
+            while low < high {
+                let mid = (low + high) / 2
+                if runs[complete[mid]].end < earliest { low = mid + 1 } else { high = mid }
+            }
+            for r in complete[low...] {
                 let s = skew(backup.time, runs[r])
-                if s <= policy.tolerance { candidates.append(Candidate(m: m, r: r, skew: s)) }
+                if s <= policy.tolerance {
+                    candidates.append(Candidate(m: m, r: r, skew: s))
+                } else if runs[r].start > backup.time {
+                    break
+                }
             }
         }
         candidates.sort { a, b in

@@ -23,18 +23,28 @@ public struct Report: Sendable {
         public var runsWith: Int
         public var runsMissing: Int
         public var lastSeen: Date?
+        public init(site: String, runsWith: Int, runsMissing: Int, lastSeen: Date? = nil) {
+            self.site = site
+            self.runsWith = runsWith
+            self.runsMissing = runsMissing
+            self.lastSeen = lastSeen
+        }
     }
 
     /// For each site: in how many runs it was backed up, in how many it was expected but missing, and when last.
     public var coverage: [SiteCoverage] {
-        let runs = assessment.pairing.runs
-        var sites: Set<String> = []
-        for run in runs { sites.formUnion(run.sites.keys) }
-        return sites.sorted().map { site in
-            let with = runs.filter { $0.sites[site] != nil }
-            return SiteCoverage(site: site, runsWith: with.count, runsMissing: runs.filter { $0.missingSites.contains(site) }.count,
-                                lastSeen: with.last?.sites[site]?.time)
+        var coverage: [String: SiteCoverage] = [:]
+        for run in assessment.pairing.runs {
+            for (site, index) in run.siteEntries {
+                let name = run.inventory.sites[Int(site)]
+                coverage[name, default: SiteCoverage(site: name, runsWith: 0, runsMissing: 0)].runsWith += 1
+                coverage[name]!.lastSeen = run.inventory.date(run.inventory.entries[index])
+            }
+            for name in run.missingSites {
+                coverage[name, default: SiteCoverage(site: name, runsWith: 0, runsMissing: 0)].runsMissing += 1
+            }
         }
+        return coverage.keys.sorted().map { coverage[$0]! }
     }
 
     /// Stretches between consecutive restore points (and from the newest to now) longer than the RPO.
@@ -197,7 +207,7 @@ public struct Report: Sendable {
                                coverage: coverage.map { .init(site: $0.site, runsWith: $0.runsWith, runsMissing: $0.runsMissing, lastSeen: $0.lastSeen.map(UTC.rfc3339)) },
                                gaps: gaps.map { .init(from: UTC.rfc3339($0.from), to: UTC.rfc3339($0.to)) })
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try! encoder.encode(doc), as: UTF8.self) + "\n"
     }
 }

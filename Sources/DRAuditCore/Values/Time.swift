@@ -76,9 +76,38 @@ public enum UTC {
     }
 
     /// RFC 3339 in UTC with a `Z`, whole seconds.
-    public static func rfc3339(_ date: Date) -> String {
+    public static func rfc3339(_ date: Date) -> String { format(date, "YYYY-MM-DDThh:mm:ssZ") }
+
+    /// `pattern` with `YYYY`, `MM`, `DD`, `hh`, `mm` and `ss` replaced by the date's fields; other bytes kept.
+    /// By hand, not String(format:): reports and pair listings format a date per run and a name per file.
+    public static func format(_ date: Date, _ pattern: StaticString) -> String {
         let c = parts(date)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour, c.minute, c.second)
+        var out = Array(UnsafeBufferPointer(start: pattern.utf8Start, count: pattern.utf8CodeUnitCount))
+        var i = out.count - 1
+        var fieldEnd: (UInt8, Int)? = nil
+        while i >= 0 {
+            let byte = out[i]
+            let value: Int? = switch byte {
+            case UInt8(ascii: "Y"): c.year
+            case UInt8(ascii: "M"): c.month
+            case UInt8(ascii: "D"): c.day
+            case UInt8(ascii: "h"): c.hour
+            case UInt8(ascii: "m"): c.minute
+            case UInt8(ascii: "s"): c.second
+            default: nil
+            }
+            if let value {
+                // Digits fill each field from its right end.
+                if fieldEnd?.0 != byte { fieldEnd = (byte, i) }
+                var v = value
+                for _ in 0..<(fieldEnd!.1 - i) { v /= 10 }
+                out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+            } else {
+                fieldEnd = nil
+            }
+            i -= 1
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// RFC 3339: `2026-11-25T02:00:00Z`, with fractions (dropped: whole seconds are enough here), or with
