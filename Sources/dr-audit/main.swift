@@ -82,7 +82,7 @@ struct Pairs: ParsableCommand {
         let input = try workspace.auditInput(now: at, tolerance: override, withDeployment: false)
         let result = Audit.assess(input).pairing
         switch format {
-        case .json: print(Render.pairsJSON(result, now: at, tolerance: input.policy.tolerance), terminator: "")
+        case .json: Render.pairsJSON(result, now: at, tolerance: input.policy.tolerance) { print($0, terminator: "") }
         case .table: print(Render.pairsTable(result, tolerance: input.policy.tolerance), terminator: "")
         }
     }

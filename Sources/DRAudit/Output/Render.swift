@@ -3,6 +3,7 @@ import Foundation
 
 /// The JSON and table forms of `pairs` and `audit`. The JSON shapes are a contract; see the README.
 public enum Render {
+    /// The shape of the pairs document, written piecewise by `pairsJSON`.
     struct PairsDocument: Encodable {
         struct Management: Encodable { var id: String; var time: String; var type: String }
         struct Portal: Encodable { var start: String; var end: String; var system: String; var sites: [String] }
@@ -17,17 +18,35 @@ public enum Render {
     }
 
     public static func pairsJSON(_ result: PairingResult, now: Date, tolerance: TimeInterval) -> String {
-        let doc = PairsDocument(
-            generatedAt: UTC.rfc3339(now), toleranceSeconds: Int(tolerance),
-            pairs: result.pairs.map { p in
-                .init(restorePoint: UTC.rfc3339(p.restorePoint), skewSeconds: Int(p.skew.rounded()),
-                      management: .init(id: p.management.id, time: UTC.rfc3339(p.management.time), type: p.management.type),
-                      portal: .init(start: UTC.rfc3339(p.run.start), end: UTC.rfc3339(p.run.end), system: p.run.system?.fileName ?? "",
-                                    sites: p.run.sites.keys.sorted().map { p.run.sites[$0]!.fileName }))
-            },
-            incompleteRuns: result.incompleteRuns.map { .init(start: UTC.rfc3339($0.start), system: $0.system?.fileName, missingSites: $0.missingSites) },
-            unpaired: .init(management: result.unpairedManagement.map(\.id), portal: result.unpairedRuns.compactMap { $0.system?.fileName }))
-        return json(doc)
+        var out = ""
+        pairsJSON(result, now: now, tolerance: tolerance) { out += $0 }
+        return out
+    }
+
+    /// The pairs document (`PairsDocument`'s fields, keys sorted), written a pair at a time: every pair lists
+    /// each site's file, so at a million files the whole document would be hundreds of MB before the first byte.
+    public static func pairsJSON(_ result: PairingResult, now: Date, tolerance: TimeInterval, write: (String) -> Void) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func encode(_ value: some Encodable) -> String { String(decoding: try! encoder.encode(value), as: UTF8.self) }
+        func array<T>(_ name: String, _ items: [T], _ doc: (T) -> some Encodable) {
+            write("  \(encode(name)) : [")
+            for (i, item) in items.enumerated() { write((i == 0 ? "\n    " : ",\n    ") + encode(doc(item))) }
+            write(items.isEmpty ? "],\n" : "\n  ],\n")
+        }
+        write("{\n  \"generatedAt\" : \(encode(UTC.rfc3339(now))),\n")
+        array("incompleteRuns", result.incompleteRuns) {
+            PairsDocument.Incomplete(start: UTC.rfc3339($0.start), system: $0.system?.fileName, missingSites: $0.missingSites)
+        }
+        array("pairs", result.pairs) { p in
+            PairsDocument.PairDoc(
+                restorePoint: UTC.rfc3339(p.restorePoint), skewSeconds: Int(p.skew.rounded()),
+                management: .init(id: p.management.id, time: UTC.rfc3339(p.management.time), type: p.management.type),
+                portal: .init(start: UTC.rfc3339(p.run.start), end: UTC.rfc3339(p.run.end), system: p.run.system?.fileName ?? "",
+                              sites: p.run.siteFileNames))
+        }
+        write("  \"toleranceSeconds\" : \(Int(tolerance)),\n")
+        write("  \"unpaired\" : \(encode(PairsDocument.Unpaired(management: result.unpairedManagement.map(\.id), portal: result.unpairedRuns.compactMap { $0.system?.fileName })))\n}\n")
     }
 
     public static func pairsTable(_ result: PairingResult, tolerance: TimeInterval) -> String {
@@ -35,7 +54,7 @@ public enum Render {
         if !result.pairs.isEmpty {
             out += table([["RESTORE POINT", "SKEW", "MANAGEMENT", "TYPE", "PORTAL RUN", "SITES"]] + result.pairs.map { p in
                 [UTC.rfc3339(p.restorePoint), DurationText.format(p.skew), p.management.id, p.management.type,
-                 "\(UTC.rfc3339(p.run.start)) … \(UTC.rfc3339(p.run.end))", "\(p.run.sites.count)"]
+                 "\(UTC.rfc3339(p.run.start)) … \(UTC.rfc3339(p.run.end))", "\(p.run.siteCount)"]
             })
         }
         if !result.incompleteRuns.isEmpty {

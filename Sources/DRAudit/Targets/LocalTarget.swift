@@ -22,14 +22,20 @@ public struct LocalTarget: StorageTarget {
             throw DRAuditError("local target: cannot open \(directory): \(String(cString: strerror(errno)))", code: "TARGET_UNREACHABLE")
         }
         defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
+        // Entries are visited as readdir hands them out, in the file system's order: holding a folder's names to
+        // sort them would cost a million strings for a million files, and the index does not need an order.
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                guard errno == 0 else {
+                    throw DRAuditError("local target: cannot read \(directory): \(String(cString: strerror(errno)))", code: "TARGET_UNREACHABLE")
+                }
+                break
+            }
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
             }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        for name in names.sorted() {
+            if name == "." || name == ".." { continue }
             let path = directory + "/" + name
             var info = stat()
             guard lstat(path, &info) == 0 else {

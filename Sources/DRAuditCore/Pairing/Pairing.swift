@@ -26,10 +26,17 @@ public struct PortalRun: Hashable, Sendable {
         for i in range where !inventory.entries[i].isSystem { latest[inventory.entries[i].site] = i }
         return latest
     }
-    /// Latest file per site in this run.
-    public var sites: [String: PortalBackupFile] {
-        Dictionary(uniqueKeysWithValues: siteEntries.map { (inventory.sites[Int($0.key)], inventory.file($0.value)) })
+    /// How many sites this run holds.
+    public var siteCount: Int { siteEntries.count }
+    /// The entry indices of the latest file per site, by site name. Built on each call: keep the result.
+    public var siteEntryIndices: [Int] {
+        let rank = inventory.siteRanks()
+        return siteEntries.sorted { rank[Int($0.key)] < rank[Int($1.key)] }.map(\.value)
     }
+    /// The latest file per site in this run, by site name.
+    public var siteFiles: [PortalBackupFile] { siteEntryIndices.map(inventory.file) }
+    /// Their names, without building whole files.
+    public var siteFileNames: [String] { siteEntryIndices.map { inventory.fileName(inventory.entries[$0]) } }
 
     // Two runs are the same when they cover the same files; the inventory itself is not compared.
     public static func == (a: PortalRun, b: PortalRun) -> Bool {

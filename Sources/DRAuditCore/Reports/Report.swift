@@ -68,7 +68,7 @@ public struct Report: Sendable {
         if assessment.pairing.pairs.isEmpty { out += "None.\n\n" } else {
             out += "| Restore point | Skew | Management backup | Type | Portal run | Sites |\n|---|---|---|---|---|---|\n"
             for p in assessment.pairing.pairs {
-                out += "| \(UTC.rfc3339(p.restorePoint)) | \(DurationText.format(p.skew)) | \(md(p.management.id)) | \(p.management.type) | \(UTC.rfc3339(p.run.start)) | \(p.run.sites.count) |\n"
+                out += "| \(UTC.rfc3339(p.restorePoint)) | \(DurationText.format(p.skew)) | \(md(p.management.id)) | \(p.management.type) | \(UTC.rfc3339(p.run.start)) | \(p.run.siteCount) |\n"
             }
             out += "\n"
         }
@@ -113,7 +113,7 @@ public struct Report: Sendable {
         out += "<h2>Timeline</h2>\n" + timelineSVG() + "\n"
         out += "<h2>Restorable pairs</h2>\n<table><tr><th>Restore point</th><th>Skew</th><th>Management backup</th><th>Type</th><th>Portal run</th><th>Sites</th></tr>\n"
         for p in assessment.pairing.pairs {
-            out += "<tr><td>\(UTC.rfc3339(p.restorePoint))</td><td>\(DurationText.format(p.skew))</td><td>\(html(p.management.id))</td><td>\(html(p.management.type))</td><td>\(UTC.rfc3339(p.run.start))</td><td>\(p.run.sites.count)</td></tr>\n"
+            out += "<tr><td>\(UTC.rfc3339(p.restorePoint))</td><td>\(DurationText.format(p.skew))</td><td>\(html(p.management.id))</td><td>\(html(p.management.type))</td><td>\(UTC.rfc3339(p.run.start))</td><td>\(p.run.siteCount)</td></tr>\n"
         }
         out += "</table>\n<h2>Findings</h2>\n<table><tr><th>Severity</th><th>Code</th><th>Subject</th><th>Message</th></tr>\n"
         for f in assessment.findings {

@@ -52,9 +52,9 @@ public enum RestorePlan {
         if let system = pair.run.system {
             out += "---\n" + portalRestore(type: "system", key: "systemName", file: system.fileName, portalName: portalName, suffix: "system")
         }
-        for (index, site) in pair.run.sites.keys.sorted().enumerated() {
-            out += "---\n" + portalRestore(type: "site", key: "siteName", file: pair.run.sites[site]!.fileName, portalName: portalName,
-                                           suffix: "site-\(index + 1)", comment: "site \(site)")
+        for (index, file) in pair.run.siteFiles.enumerated() {
+            out += "---\n" + portalRestore(type: "site", key: "siteName", file: file.fileName, portalName: portalName,
+                                           suffix: "site-\(index + 1)", comment: "site \(file.site ?? "")")
         }
         return out
     }

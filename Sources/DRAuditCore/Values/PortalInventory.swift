@@ -23,6 +23,8 @@ public struct PortalInventory: Sendable {
     public private(set) var entries: [Entry] = []
     private var siteIDs: [String: Int32] = [:]
     private var folderIDs: [String: Int32] = [:]
+    /// Kept by `sort()`; stale (shorter than `sites`) once a new site is appended.
+    private var siteRank: [Int] = []
     private var siteHashes: [Int: Int32] = [:]
     private var folderHashes: [Int: Int32] = [:]
 
@@ -102,6 +104,7 @@ public struct PortalInventory: Sendable {
     /// In place: a copy of a million entries is memory the audit does not have to spend.
     public mutating func sort() {
         let rank = siteRanks()
+        siteRank = rank
         let folders = self.folders
         func less(_ a: Entry, _ b: Entry) -> Bool {
             if a.time != b.time { return a.time < b.time }
@@ -119,7 +122,8 @@ public struct PortalInventory: Sendable {
     }
 
     /// Each site's place in name order (the system backup's name sorts before every site's: `_` < letters).
-    private func siteRanks() -> [Int] {
+    public func siteRanks() -> [Int] {
+        if siteRank.count == sites.count { return siteRank }
         var rank = Array(repeating: 0, count: sites.count)
         for (position, id) in sites.indices.sorted(by: { sites[$0] < sites[$1] }).enumerated() { rank[id] = position }
         return rank
