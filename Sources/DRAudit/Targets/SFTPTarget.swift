@@ -189,6 +189,10 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
             }
             if rc == 0 {
                 _ = fcntl(fd, F_SETFL, flags)
+                // A listing is a chain of small request/answer exchanges; with Nagle's algorithm a request written
+                // right after a window adjustment waits for a delayed ACK (tens of ms, many times per large folder).
+                var on: Int32 = 1
+                _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
                 return fd
             }
             lastError = String(cString: strerror(errno))
