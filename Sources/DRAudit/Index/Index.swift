@@ -12,8 +12,8 @@ public final class Index: @unchecked Sendable {
     /// How long a second writer waits for the first before giving up.
     public let busyTimeout: TimeInterval
 
-    /// 32 MB (negative: KiB).
-    static let cachePages = -32000
+    /// 16 MB (negative: KiB).
+    static let cachePages = -16000
 
     public init(path: String, busyTimeout: TimeInterval = 30) throws {
         self.path = path
