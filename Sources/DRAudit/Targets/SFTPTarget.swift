@@ -92,7 +92,7 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
                 let rc = drssh_readdir(handle, &name, name.count, &attributes)
                 if rc == 0 { break }
                 if rc < 0 { throw sftpError("listing \(directory) failed", rc: rc) }
-                let entry = String(cString: name)
+                let entry = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
                 if entry == "." || entry == ".." { continue }
                 let key = prefix.isEmpty ? entry : prefix + "/" + entry
                 // READDIR attributes are lstat's: links are skipped, never followed.

@@ -26,6 +26,7 @@ public struct PortalInventory: Sendable {
     /// Kept by `sort()`; stale (shorter than `sites`) once a new site is appended.
     private var siteRank: [Int] = []
     private var siteHashes: [Int: Int32] = [:]
+    private var lastSite: Int32 = -1
     private var folderHashes: [Int: Int32] = [:]
 
     public init() {}
@@ -55,7 +56,16 @@ public struct PortalInventory: Sendable {
     public mutating func append(folder: UnsafeRawBufferPointer, site: UnsafeRawBufferPointer?, seconds: Int64, size: Int64) {
         let folderID = folder.isEmpty && !folders.isEmpty && folders[0].isEmpty ? 0
             : Self.intern(bytes: folder, in: &folders, ids: &folderIDs, hashes: &folderHashes)
-        let siteID = site.map { Self.intern(bytes: $0, in: &sites, ids: &siteIDs, hashes: &siteHashes) } ?? -1
+        var siteID: Int32 = -1
+        if let site {
+            // Rows come in key order, so one site's files mostly follow each other: compare before hashing.
+            if lastSite >= 0, sites[Int(lastSite)].withUTF8Bytes({ $0.elementsEqual(site) }) {
+                siteID = lastSite
+            } else {
+                siteID = Self.intern(bytes: site, in: &sites, ids: &siteIDs, hashes: &siteHashes)
+                lastSite = siteID
+            }
+        }
         entries.append(Entry(time: seconds, site: siteID, folder: folderID, size: size))
     }
 
@@ -65,8 +75,7 @@ public struct PortalInventory: Sendable {
         hasher.combine(bytes: bytes)
         let hash = hasher.finalize()
         if let id = hashes[hash] {
-            var known = values[Int(id)]
-            if known.withUTF8({ $0.elementsEqual(bytes) }) { return id }
+            if values[Int(id)].withUTF8Bytes({ $0.elementsEqual(bytes) }) { return id }
             return intern(String(decoding: bytes, as: UTF8.self), in: &values, ids: &ids) // a hash collision: rare
         }
         let id = intern(String(decoding: bytes, as: UTF8.self), in: &values, ids: &ids)
@@ -159,4 +168,11 @@ public struct PortalInventory: Sendable {
     }
 
     public func identity(_ entry: Entry) -> Identity { Identity(time: entry.time, site: entry.site) }
+}
+
+private extension String {
+    func withUTF8Bytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        var copy = self // shares storage; withUTF8 needs a var
+        return copy.withUTF8(body)
+    }
 }
