@@ -28,6 +28,33 @@ struct MigrationTests {
         #expect(Set(tables).isSuperset(of: ["schema_migrations", "scans", "objects", "backups", "cluster_records", "audits", "findings"]))
     }
 
+    /// An index made before `portal_files` existed gets it filled from its present portal objects.
+    @Test func fillsPortalFilesForAnIndexMadeBeforeThem() throws {
+        let dir = try TempDir()
+        let raw = try DatabaseQueue(path: dir.path("i.sqlite"))
+        try raw.write { db in
+            try db.execute(sql: "CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+            try db.execute(sql: embeddedMigrations[0].sql)
+            try db.execute(sql: "INSERT INTO schema_migrations VALUES (?, 0)", arguments: [embeddedMigrations[0].name])
+            try db.execute(sql: "INSERT INTO scans (source, location, started_at, finished_at, status) VALUES ('portal', 'x', 0, 0, 'ok')")
+            for (key, kind, site, gone) in [
+                ("_portal_system_backup-20260101.010000.tar.gz", "portal-system", nil, false),
+                ("2026/a.example.com@o@c-20260101.010010.tar.gz", "portal-site", "a.example.com@o@c", false),
+                ("b.example.com@o@c-20260101.010020.tar.gz", "portal-site", "b.example.com@o@c", true),
+                ("stray.txt", "unrecognized", nil, false),
+            ] as [(String, String, String?, Bool)] {
+                let time = PortalFileName.parse(String(key.split(separator: "/").last!))?.time.timeIntervalSince1970
+                try db.execute(sql: """
+                    INSERT INTO objects (source, key, size, kind, time, site, first_seen_scan, gone_scan) VALUES ('portal', ?, 5, ?, ?, ?, 1, ?)
+                    """, arguments: [key, kind, time, site, gone ? 1 : nil])
+            }
+        }
+        let index = try Index(path: dir.path("i.sqlite"))
+        #expect(try index.appliedMigrations() == embeddedMigrations.map(\.name))
+        #expect(try index.presentPortalInventory(source: "portal").files.map(\.key).sorted()
+                == ["2026/a.example.com@o@c-20260101.010010.tar.gz", "_portal_system_backup-20260101.010000.tar.gz"])
+    }
+
     @Test func refusesADatabaseFromANewerVersion() throws {
         let dir = try TempDir()
         _ = try Index(path: dir.path("i.sqlite"))

@@ -236,6 +236,7 @@ public final class Index: @unchecked Sendable {
                             """, arguments: [source, scan, source]) // a key listed twice is one object
                         added = db.changesCount
                     }
+                    if gone > 0 || added > 0 { try syncPortalFiles(db, scan: scan) }
                     try db.execute(sql: """
                         UPDATE backups SET gone_scan = ?
                         WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
@@ -252,6 +253,28 @@ public final class Index: @unchecked Sendable {
                     return ScanCounts(scanID: scan, seen: seen, added: added, gone: gone)
                 }
             }
+        }
+
+        /// Keeps `portal_files` in step with the objects this scan marked gone and the ones it added.
+        private func syncPortalFiles(_ db: Database, scan: Int64) throws {
+            let portal = "kind IN ('portal-system', 'portal-site')"
+            try db.execute(sql: """
+                DELETE FROM portal_files WHERE source = ? AND object_id IN (SELECT id FROM objects WHERE source = ? AND gone_scan = ?)
+                """, arguments: [source, source, scan])
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO portal_names (text)
+                    SELECT site FROM objects WHERE source = ? AND first_seen_scan = ? AND \(portal) AND site IS NOT NULL
+                    UNION
+                    SELECT CASE WHEN instr(key, '/') = 0 THEN '' ELSE rtrim(key, replace(key, '/', '')) END FROM objects WHERE source = ? AND first_seen_scan = ? AND \(portal)
+                """, arguments: [source, scan, source, scan])
+            try db.execute(sql: """
+                INSERT INTO portal_files (source, object_id, time, site_id, folder_id, size)
+                    SELECT o.source, o.id, CAST(o.time AS INTEGER), s.id, f.id, o.size FROM objects o
+                    LEFT JOIN portal_names s ON s.text = o.site
+                    JOIN portal_names f ON f.text = CASE WHEN instr(o.key, '/') = 0 THEN '' ELSE rtrim(o.key, replace(o.key, '/', '')) END
+                    WHERE o.source = ? AND o.first_seen_scan = ? AND o.\(portal)
+                    ORDER BY 3, 2
+                """, arguments: [source, scan]) // in the table's own order: appends, not a million random inserts
         }
 
         /// Drops what was staged; the index is untouched.
@@ -365,38 +388,38 @@ public final class Index: @unchecked Sendable {
         }
     }
 
-    /// The portal backup files present on a target. Rows are stepped with SQLite's own calls: at a million files,
-    /// a decoded row each costs more than the whole audit. Sorting is left to the inventory, which sorts compact
-    /// entries far faster than SQLite sorts a million rows with their keys.
+    /// The portal backup files present on a target, from `portal_files` (four integers a file; names once).
+    /// Rows are stepped with SQLite's own calls: at a million files, a decoded row each costs more than the whole
+    /// audit. Sorting is left to the inventory, which sorts compact entries faster than SQLite sorts rows.
     public func presentPortalInventory(source: String) throws -> PortalInventory {
         try guarded {
             try queue.read { db in
                 // One pass over the rows: a page cache would only hold pages this read never comes back to.
                 try db.execute(sql: "PRAGMA cache_size = -1000")
                 defer { try? db.execute(sql: "PRAGMA cache_size = \(Self.cachePages)") }
+                var names: [Int64: String] = [:]
+                // Every site and folder ever seen: a few thousand rows at most, against a million files.
+                for row in try GRDB.Row.fetchAll(db, sql: "SELECT id, text FROM portal_names") {
+                    names[row[0]] = row[1]
+                }
                 var inventory = PortalInventory()
-                // rtrim(key, <key without slashes>) leaves the folder part of the key, with its trailing slash; it is
-                // slow (a pass over the key per byte), so keys without a folder skip it.
-                let statement = try db.makeStatement(sql: """
-                    SELECT CASE WHEN instr(key, '/') = 0 THEN '' ELSE rtrim(key, replace(key, '/', '')) END,
-                           kind = 'portal-system', site, CAST(time AS INTEGER), size FROM objects
-                    WHERE source = ? AND gone_scan IS NULL AND kind IN ('portal-system', 'portal-site')
-                    """)
+                let statement = try db.makeStatement(sql: "SELECT time, site_id, folder_id, size FROM portal_files WHERE source = ?")
                 try statement.setArguments([source])
                 let s = statement.sqliteStatement
-                func text(_ column: Int32) -> UnsafeRawBufferPointer {
-                    guard let bytes = sqlite3_column_text(s, column) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-                    return UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(s, column)))
-                }
                 while true {
                     let code = sqlite3_step(s)
                     if code == SQLITE_DONE { break }
                     guard code == SQLITE_ROW else {
                         throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql)
                     }
-                    let isSystem = sqlite3_column_int64(s, 1) != 0
-                    inventory.append(folder: text(0), site: isSystem ? nil : text(2),
-                                     seconds: sqlite3_column_int64(s, 3), size: sqlite3_column_int64(s, 4))
+                    let site = sqlite3_column_type(s, 1) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 1)
+                    guard let folder = names[sqlite3_column_int64(s, 2)], site.map({ names[$0] != nil }) ?? true else {
+                        throw DRAuditError("index \(path): a portal file names a missing site or folder; was the index edited by hand?",
+                                           code: Index.errorCode)
+                    }
+                    inventory.append(folderID: sqlite3_column_int64(s, 2), folder: folder,
+                                     siteID: site, site: site.flatMap { names[$0] },
+                                     seconds: sqlite3_column_int64(s, 0), size: sqlite3_column_int64(s, 3))
                 }
                 inventory.sort()
                 return inventory

@@ -25,9 +25,8 @@ public struct PortalInventory: Sendable {
     private var folderIDs: [String: Int32] = [:]
     /// Kept by `sort()`; stale (shorter than `sites`) once a new site is appended.
     private var siteRank: [Int] = []
-    private var siteHashes: [Int: Int32] = [:]
-    private var lastSite: Int32 = -1
-    private var folderHashes: [Int: Int32] = [:]
+    private var storeSites: [Int32] = []
+    private var storeFolders: [Int32] = []
 
     public init() {}
 
@@ -51,36 +50,25 @@ public struct PortalInventory: Sendable {
                              folder: Self.intern(folder, in: &folders, ids: &folderIDs), size: size))
     }
 
-    /// The same, from UTF-8 bytes as a database hands them out: a known site or folder costs a hash and a
-    /// compare, not a String.
-    public mutating func append(folder: UnsafeRawBufferPointer, site: UnsafeRawBufferPointer?, seconds: Int64, size: Int64) {
-        let folderID = folder.isEmpty && !folders.isEmpty && folders[0].isEmpty ? 0
-            : Self.intern(bytes: folder, in: &folders, ids: &folderIDs, hashes: &folderHashes)
-        var siteID: Int32 = -1
-        if let site {
-            // Rows come in key order, so one site's files mostly follow each other: compare before hashing.
-            if lastSite >= 0, sites[Int(lastSite)].withUTF8Bytes({ $0.elementsEqual(site) }) {
-                siteID = lastSite
-            } else {
-                siteID = Self.intern(bytes: site, in: &sites, ids: &siteIDs, hashes: &siteHashes)
-                lastSite = siteID
-            }
-        }
-        entries.append(Entry(time: seconds, site: siteID, folder: folderID, size: size))
+    /// The same, for a store that numbers its sites and folders itself: each is interned once per store id,
+    /// so a million rows cost a million integer lookups, not a million string hashes.
+    public mutating func append(folderID: Int64, folder: String, siteID: Int64?, site: String?, seconds: Int64, size: Int64) {
+        let folderIndex = Self.intern(folder, storeID: folderID, in: &folders, ids: &folderIDs, byStoreID: &storeFolders)
+        let siteIndex = siteID.map { Self.intern(site ?? "", storeID: $0, in: &sites, ids: &siteIDs, byStoreID: &storeSites) } ?? -1
+        entries.append(Entry(time: seconds, site: siteIndex, folder: folderIndex, size: size))
     }
 
-    private static func intern(bytes: UnsafeRawBufferPointer, in values: inout [String], ids: inout [String: Int32],
-                        hashes: inout [Int: Int32]) -> Int32 {
-        var hasher = Hasher()
-        hasher.combine(bytes: bytes)
-        let hash = hasher.finalize()
-        if let id = hashes[hash] {
-            if values[Int(id)].withUTF8Bytes({ $0.elementsEqual(bytes) }) { return id }
-            return intern(String(decoding: bytes, as: UTF8.self), in: &values, ids: &ids) // a hash collision: rare
+    /// Store ids are small and dense (SQLite row ids), so they index an array: no hashing per file.
+    private static func intern(_ value: String, storeID: Int64, in values: inout [String], ids: inout [String: Int32],
+                               byStoreID: inout [Int32]) -> Int32 {
+        let slot = Int(storeID)
+        if slot >= 0, slot < byStoreID.count, byStoreID[slot] >= 0 { return byStoreID[slot] }
+        let index = intern(value, in: &values, ids: &ids)
+        if slot >= 0, slot < 1 << 24 {
+            if slot >= byStoreID.count { byStoreID += Array(repeating: -1, count: slot + 1 - byStoreID.count) }
+            byStoreID[slot] = index
         }
-        let id = intern(String(decoding: bytes, as: UTF8.self), in: &values, ids: &ids)
-        hashes[hash] = id
-        return id
+        return index
     }
 
     private static func intern(_ value: String, in values: inout [String], ids: inout [String: Int32]) -> Int32 {
@@ -170,9 +158,3 @@ public struct PortalInventory: Sendable {
     public func identity(_ entry: Entry) -> Identity { Identity(time: entry.time, site: entry.site) }
 }
 
-private extension String {
-    func withUTF8Bytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        var copy = self // shares storage; withUTF8 needs a var
-        return copy.withUTF8(body)
-    }
-}
