@@ -190,44 +190,39 @@ public enum Audit {
 
     static func crossCheckFindings(_ input: AuditInput) -> [Finding] {
         var findings: [Finding] = []
-        /// `present(name)` and `objects` describe the target; only the findings build names.
-        func check<Object>(_ records: [ClusterRecord]?, present: (String) -> Bool, objects: [Object],
-                           name: (Object) -> String, time: (Object) -> Date, describedBy: (Set<String>, Object) -> Bool,
-                           what: String) {
+        /// Records and objects meet by `key`: what a record's object name means on the target (`recordKey`) and
+        /// what each object is (`objectKey`). Only findings build an object's name.
+        func check<Object, Key: Hashable>(_ records: [ClusterRecord]?, objects: [Object], objectKey: (Object) -> Key,
+                                          recordKey: (String) -> Key?, name: (Object) -> String, time: (Object) -> Date,
+                                          what: String) {
             guard let records else { return }
-            var described: Set<String> = []
+            let present = Set(objects.map(objectKey))
+            var described: Set<Key> = []
             for r in records {
                 let subject = "\(r.kind.rawValue)/\(r.name)"
-                if let name = r.objectName { described.insert(name) }
+                if let key = r.objectName.flatMap(recordKey) { described.insert(key) }
                 switch r.verdict {
                 case .failed:
                     findings.append(Finding("BACKUP_FAILED", .warn, subject, "\(subject) is Failed\(r.objectName.map { " (\($0))" } ?? ""); not counted as restorable"))
                 case .ready:
-                    if let name = r.objectName, !present(name) {
+                    if let name = r.objectName, !(recordKey(name).map(present.contains) ?? false) {
                         findings.append(Finding("CR_WITHOUT_OBJECT", .warn, subject, "\(subject) is Ready but \(name) is not on the \(what) target; it cannot be restored"))
                     }
                 case .pending: break
                 }
             }
             for object in objects where input.now.timeIntervalSince(time(object)) > input.policy.recordGrace
-                && !describedBy(described, object) {
+                && !described.contains(objectKey(object)) {
                 let name = name(object)
                 findings.append(Finding("OBJECT_WITHOUT_CR", .warn, name, "\(what) backup \(name) has no backup CR in the cluster"))
             }
         }
-        if let records = input.portalRecords {
-            // Portal files are matched by identity (site and time), so a million of them need no names.
-            let portal = input.portal
-            let identities = Set(portal.entries.map(portal.identity))
-            let described = Set(records.compactMap { $0.objectName.flatMap(portal.identity(ofFileName:)) })
-            check(records, present: { portal.identity(ofFileName: $0).map(identities.contains) ?? false },
-                  objects: portal.entries, name: portal.fileName, time: portal.date,
-                  describedBy: { _, entry in described.contains(portal.identity(entry)) }, what: "portal")
-        }
-        let management = input.managementBackups.filter { $0.status == .complete }
-        let managementIDs = Set(management.map(\.id))
-        check(input.managementRecords, present: managementIDs.contains, objects: management, name: \.id, time: \.time,
-              describedBy: { described, backup in described.contains(backup.id) }, what: "management")
+        // Portal files meet records by identity (site and time), so a million of them need no names.
+        let portal = input.portal
+        check(input.portalRecords, objects: portal.entries, objectKey: portal.identity, recordKey: portal.identity(ofFileName:),
+              name: portal.fileName, time: portal.date, what: "portal")
+        check(input.managementRecords, objects: input.managementBackups.filter { $0.status == .complete }, objectKey: \.id,
+              recordKey: { $0 }, name: \.id, time: \.time, what: "management")
         return findings
     }
 
