@@ -50,20 +50,21 @@ public struct PortalInventory: Sendable {
                              folder: Self.intern(folder, in: &folders, ids: &folderIDs), size: size))
     }
 
-    /// The same, for a store that numbers its sites and folders itself: each is interned once per store id,
-    /// so a million rows cost a million integer lookups, not a million string hashes.
-    public mutating func append(folderID: Int64, folder: String, siteID: Int64?, site: String?, seconds: Int64, size: Int64) {
-        let folderIndex = Self.intern(folder, storeID: folderID, in: &folders, ids: &folderIDs, byStoreID: &storeFolders)
-        let siteIndex = siteID.map { Self.intern(site ?? "", storeID: $0, in: &sites, ids: &siteIDs, byStoreID: &storeSites) } ?? -1
+    /// The same, for a store that numbers its sites and folders itself: `name` is asked only the first time an id
+    /// is seen, so a million rows cost a million array lookups, not a million string hashes.
+    public mutating func append(folderID: Int64, siteID: Int64?, seconds: Int64, size: Int64,
+                                name: (Int64) throws -> String) rethrows {
+        let folderIndex = try Self.intern(storeID: folderID, name: name, in: &folders, ids: &folderIDs, byStoreID: &storeFolders)
+        let siteIndex = try siteID.map { try Self.intern(storeID: $0, name: name, in: &sites, ids: &siteIDs, byStoreID: &storeSites) } ?? -1
         entries.append(Entry(time: seconds, site: siteIndex, folder: folderIndex, size: size))
     }
 
-    /// Store ids are small and dense (SQLite row ids), so they index an array: no hashing per file.
-    private static func intern(_ value: String, storeID: Int64, in values: inout [String], ids: inout [String: Int32],
-                               byStoreID: inout [Int32]) -> Int32 {
+    /// Store ids are small and dense (SQLite row ids), so they index an array.
+    private static func intern(storeID: Int64, name: (Int64) throws -> String, in values: inout [String],
+                               ids: inout [String: Int32], byStoreID: inout [Int32]) rethrows -> Int32 {
         let slot = Int(storeID)
         if slot >= 0, slot < byStoreID.count, byStoreID[slot] >= 0 { return byStoreID[slot] }
-        let index = intern(value, in: &values, ids: &ids)
+        let index = intern(try name(storeID), in: &values, ids: &ids)
         if slot >= 0, slot < 1 << 24 {
             if slot >= byStoreID.count { byStoreID += Array(repeating: -1, count: slot + 1 - byStoreID.count) }
             byStoreID[slot] = index
