@@ -16,8 +16,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // Pure core: names, records, pairing, checks. No file, network or database access.
-        .target(name: "DRAuditCore"),
+        .target(name: "DRAuditCore", dependencies: ["CLibXML2"]),
         // Edges: config loading, targets (storage), cluster exports, the SQLite index, the commands' logic.
         .target(
             name: "DRAudit",
