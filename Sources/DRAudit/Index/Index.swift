@@ -228,12 +228,16 @@ public final class Index: @unchecked Sendable {
                                                    arguments: [source]) ?? 0
                     var added = 0
                     if gone > 0 || present != seen {
+                        // With nothing present (a first scan, or everything went), every staged key is new.
+                        let onlyNew = present == 0 ? "" : """
+                            WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.source = ? AND o.key = s.key AND o.gone_scan IS NULL)
+                            """
                         try db.execute(sql: """
                             INSERT INTO objects (source, key, size, mtime, kind, time, site, first_seen_scan)
                             SELECT ?, s.key, s.size, s.mtime, s.kind, s.time, s.site, ? FROM temp.staged_objects s
-                            WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.source = ? AND o.key = s.key AND o.gone_scan IS NULL)
+                            \(onlyNew)
                             GROUP BY s.key
-                            """, arguments: [source, scan, source]) // a key listed twice is one object
+                            """, arguments: present == 0 ? [source, scan] : [source, scan, source]) // a key listed twice is one object
                         added = db.changesCount
                     }
                     if gone > 0 || added > 0 { try syncPortalFiles(db, scan: scan) }
