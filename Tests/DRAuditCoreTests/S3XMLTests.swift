@@ -32,6 +32,16 @@ struct S3XMLTests {
         #expect(page.nextContinuationToken == "t<1>")
     }
 
+    @Test func onlyContentsEntriesAreObjects() throws {
+        let page = try S3XML.parseList(Data("""
+            <ListBucketResult><Key>root</Key><CommonPrefixes><Prefix>p/</Prefix><Key>x</Key><Size>1</Size></CommonPrefixes>
+            <Contents><Key>a</Key><Size>1</Size></Contents><Other><Contents><Key>b</Key><Size>2</Size></Contents></Other>
+            </ListBucketResult>
+            """.utf8))
+        #expect(page.objects.map(\.key) == ["a"])
+        #expect(try S3XML.parseList(Data("<ListBucketResult/>".utf8)).objects.isEmpty)
+    }
+
     @Test(arguments: [
         "<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents></ListBucketResult>",
         "<ListBucketResult><Contents><Key></Key><Size>1</Size></Contents></ListBucketResult>",

@@ -38,20 +38,20 @@ public enum S3XML {
             default: return false
             }
         }, ended: { path, text in
-            guard failure == nil, path[0] == "ListBucketResult" else { return }
-            switch (path.count, path.last!) {
-            case (3, "Key"): key = text
-            case (3, "Size"): size = text.flatMap { Int64(trimmed($0)) }
-            case (3, "LastModified"): modified = text.flatMap { UTC.parseRFC3339(trimmed($0)) }
-            case (2, "Contents"):
+            guard failure == nil, (2...3).contains(path.count), path[0] == "ListBucketResult" else { return }
+            switch (path[1], path.count == 3 ? path[2] : "") {
+            case ("Contents", "Key"): key = text
+            case ("Contents", "Size"): size = text.flatMap { Int64(trimmed($0)) }
+            case ("Contents", "LastModified"): modified = text.flatMap { UTC.parseRFC3339(trimmed($0)) }
+            case ("Contents", ""):
                 guard let k = key, !k.isEmpty, let s = size, s >= 0 else {
                     failure = XMLError(description: "a Contents entry lacks Key or Size")
                     return
                 }
                 page.objects.append((k, s, modified))
                 key = nil; size = nil; modified = nil
-            case (2, "IsTruncated"): page.isTruncated = text.map(trimmed) == "true"
-            case (2, "NextContinuationToken"): page.nextContinuationToken = text
+            case ("IsTruncated", ""): page.isTruncated = text.map(trimmed) == "true"
+            case ("NextContinuationToken", ""): page.nextContinuationToken = text
             default: break
             }
         })
