@@ -152,7 +152,11 @@ enum SAXReader {
         }
     }
 
+    /// libxml2's global set-up, which is not safe to race: once, before any thread parses.
+    private static let libraryReady: Void = xmlInitParser()
+
     private static func parse(_ data: Data, state: State) throws {
+        _ = libraryReady
         var handler = xmlSAXHandler()
         handler.initialized = UInt32(XML_SAX2_MAGIC)
         handler.startElementNs = { context, localName, _, _, _, _, _, _, _ in
