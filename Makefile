@@ -4,7 +4,7 @@ SWIFT ?= swift
 BUILD_PACKAGES := libsqlite3-dev pkg-config libssh2-1-dev libcurl4-openssl-dev libxml2-dev
 TEST_PACKAGES := openssh-server openssh-client curl openssl python3-venv chromium
 
-BENCH_PACKAGES := rclone
+BENCH_PACKAGES := rclone time
 
 .PHONY: deps test-deps build release demo test bench fuzz clean
 

@@ -70,19 +70,23 @@ def make_tree(path, n):
 
 
 def run(cmd, env=None, before=None):
-    """Median wall seconds and peak RSS (MB) over --runs runs."""
+    """Median wall seconds and peak RSS (MB) over --runs runs.
+    The RSS comes from GNU time, not from this script's wait4: Linux hands a child the peak RSS of the process it
+    was forked from, so this script's own (it grows while it writes a million files) showed as the tool's."""
     walls, peak = [], 0
+    rss_file = os.path.join(work, "rss")
     for _ in range(args.runs):
         if before:
             before()
         start = time.monotonic()
-        p = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(p.pid, 0)
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, env={**os.environ, **(env or {})},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         walls.append(time.monotonic() - start)
-        err = p.stderr.read().decode(errors="replace")
-        if os.waitstatus_to_exitcode(status) not in (0, 1, 2):
-            sys.exit(f"bench: {' '.join(cmd[:3])} failed: {err.strip()}")
-        peak = max(peak, usage.ru_maxrss / 1024)
+        if p.returncode not in (0, 1, 2):
+            sys.exit(f"bench: {' '.join(cmd[:3])} failed: {p.stderr.decode(errors='replace').strip()}")
+        with open(rss_file) as f:
+            # GNU time writes "Command exited with non-zero status N" first when it did
+            peak = max(peak, int(f.read().split()[-1]) / 1024)
     return statistics.median(walls), peak
 
 
