@@ -192,6 +192,34 @@ if "s3" in parts:
     report("dr-audit rescan unchanged, S3 (vs rclone)", *rescan, ratio_to=rclone[0], goal=("≤ 1.1× listing", 1.1))
 
 # --- Index of 1M objects ----------------------------------------------------------------------------
+DAYS = 30
+START = 1_790_000_000 - DAYS * 86400  # the 30 days before 2026-09-21
+
+
+def touch(path, size):
+    with open(path, "w") as f:
+        f.truncate(size)
+
+
+def portal_day(day, n):
+    """The portal file names of one day's run: a system backup and one file per site, sites a few seconds apart."""
+    t = START + day * 86400
+    yield f"_portal_system_backup-{time.strftime('%Y%m%d.%H%M%S', time.gmtime(t))}.tar.gz"
+    for i in range(n // DAYS - 1):
+        stamp = time.strftime("%Y%m%d.%H%M%S", time.gmtime(t + 10 + i // 100))
+        yield f"portal-web.example.com@org{i // 20}@catalog-{i % 20}-{stamp}.tar.gz"
+
+
+def shift_portal_days(portal, n, add, expire):
+    """A nightly change: day `add`'s run appears, day `expire`'s run is deleted (either may already be so)."""
+    for name in portal_day(add, n):
+        touch(os.path.join(portal, name), 1)
+    for name in portal_day(expire, n):
+        path = os.path.join(portal, name)
+        if os.path.exists(path):
+            os.remove(path)
+
+
 def make_index_tree(root, n):
     """A portal of n // 30 - 1 sites kept for 30 days (one system and one file per site a day) and a pgBackRest
     repository with a full backup each day near the portal run: every run pairs. Files are sparse (1 byte, or
@@ -204,20 +232,11 @@ def make_index_tree(root, n):
     stanza = os.path.join(root, "management", "backup", "apic")
     os.makedirs(portal)
     os.makedirs(stanza)
-    days, sites = 30, n // 30 - 1
-    start = 1_790_000_000 - 30 * 86400  # the 30 days before 2026-09-21
     info = ["[backup:current]"]
-
-    def touch(path, size):
-        with open(path, "w") as f:
-            f.truncate(size)
-
-    for day in range(days):
-        t = start + day * 86400
-        touch(os.path.join(portal, f"_portal_system_backup-{time.strftime('%Y%m%d.%H%M%S', time.gmtime(t))}.tar.gz"), 1)
-        for i in range(sites):
-            stamp = time.strftime("%Y%m%d.%H%M%S", time.gmtime(t + 10 + i // 100))
-            touch(os.path.join(portal, f"portal-web.example.com@org{i // 20}@catalog-{i % 20}-{stamp}.tar.gz"), 1)
+    for day in range(DAYS):
+        t = START + day * 86400
+        for name in portal_day(day, n):
+            touch(os.path.join(portal, name), 1)
         label = time.strftime("%Y%m%d-%H%M%S", time.gmtime(t + 60)) + "F"
         info.append(f'{label}={{"backup-error":false,"backup-prior":null,"backup-timestamp-start":{t + 60},'
                     f'"backup-timestamp-stop":{t + 600},"backup-type":"full"}}')
@@ -254,6 +273,22 @@ if "index" in parts:
     report(f"dr-audit pairs --format json, {index_n} objects", *pairs_json)  # lists every site file: ~77 MB
     audit = run([BIN, "audit", "--config", index_config, "--format", "json"] + now)
     report(f"dr-audit audit, {index_n} objects", *audit)
+    # The nightly case: the next run's files appear and the oldest run's expire. Each run starts from the index
+    # and tree above; the tree is put back after.
+    unchanged = run([BIN, "scan", "--config", index_config])
+    report(f"dr-audit rescan unchanged, {index_n} objects", *unchanged)
+    scanned = index_db + ".scanned"
+    shutil.copyfile(index_db, scanned)
+    portal_tree = os.path.join(tree, "portal")
+
+    def next_night():
+        shutil.copyfile(scanned, index_db)
+        shift_portal_days(portal_tree, index_n, add=DAYS, expire=0)
+    nightly = run([BIN, "scan", "--config", index_config], before=next_night)
+    report(f"dr-audit rescan +1 day -1 day, {index_n} objects", *nightly, goal=("peak RSS < 100 MB", 100, "rss"))
+    shift_portal_days(portal_tree, index_n, add=0, expire=DAYS)
+    shutil.copyfile(scanned, index_db)
+    os.remove(scanned)
 
 # --- Report -----------------------------------------------------------------------------------------
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
