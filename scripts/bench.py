@@ -253,6 +253,7 @@ if "index" in parts:
     tree = os.path.join(work, "index-tree")
     print(f"bench: preparing {index_n} local files in {tree}", file=sys.stderr)
     make_index_tree(tree, index_n)
+    shift_portal_days(os.path.join(tree, "portal"), index_n, add=0, expire=DAYS)  # undo a nightly run cut short
     os.makedirs(index_dir, exist_ok=True)
     with open(os.path.join(index_dir, "portal_cr.yaml"), "w") as f:
         f.write(cr("sftp", "backup.example.com", "/portal"))
