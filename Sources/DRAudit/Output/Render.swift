@@ -3,18 +3,14 @@ import Foundation
 
 /// The JSON and table forms of `pairs` and `audit`. The JSON shapes are a contract; see the README.
 public enum Render {
-    /// The shape of the pairs document, written piecewise by `pairsJSON`.
-    struct PairsDocument: Encodable {
+    /// The parts of the pairs document, which `pairsJSON` writes piecewise under its top-level keys
+    /// `generatedAt`, `incompleteRuns`, `pairs`, `toleranceSeconds` and `unpaired`.
+    enum PairsDocument {
         struct Management: Encodable { var id: String; var time: String; var type: String }
         struct Portal: Encodable { var start: String; var end: String; var system: String; var sites: [String] }
         struct PairDoc: Encodable { var restorePoint: String; var skewSeconds: Int; var management: Management; var portal: Portal }
         struct Incomplete: Encodable { var start: String; var system: String?; var missingSites: [String] }
         struct Unpaired: Encodable { var management: [String]; var portal: [String] }
-        var generatedAt: String
-        var toleranceSeconds: Int
-        var pairs: [PairDoc]
-        var incompleteRuns: [Incomplete]
-        var unpaired: Unpaired
     }
 
     public static func pairsJSON(_ result: PairingResult, now: Date, tolerance: TimeInterval) -> String {
@@ -23,7 +19,7 @@ public enum Render {
         return out
     }
 
-    /// The pairs document (`PairsDocument`'s fields, keys sorted), written a pair at a time: every pair lists
+    /// The pairs document (keys sorted), written a pair at a time: every pair lists
     /// each site's file, so at a million files the whole document would be hundreds of MB before the first byte.
     public static func pairsJSON(_ result: PairingResult, now: Date, tolerance: TimeInterval, write: (String) -> Void) {
         let encoder = JSONEncoder()
