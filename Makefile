@@ -6,7 +6,7 @@ TEST_PACKAGES := openssh-server openssh-client curl openssl python3-venv chromiu
 
 BENCH_PACKAGES := rclone time
 
-.PHONY: deps test-deps build release demo test bench fuzz clean
+.PHONY: deps test-deps build release demo test bench fuzz format clean
 
 deps:
 	@scripts/install-deps.sh $(BUILD_PACKAGES)
@@ -39,6 +39,10 @@ bench: test-deps
 # libFuzzer over the name, metadata-file and S3 XML parsers, FUZZ_SECONDS (default 60) each; fails on a crash.
 fuzz: deps
 	@scripts/fuzz.sh
+
+# swift-format (ships with the toolchain), configured by .swift-format: 4 spaces, 120 columns.
+format:
+	$(SWIFT) format -i -r -p Sources Tests Fuzz Plugins Package.swift
 
 clean:
 	rm -rf .build .build-fuzz

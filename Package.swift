@@ -5,7 +5,7 @@ let package = Package(
     name: "dr-audit",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "dr-audit", targets: ["dr-audit"]),
+        .executable(name: "dr-audit", targets: ["dr-audit"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -59,9 +59,11 @@ if Context.environment["DR_AUDIT_FUZZ"] == "1", let libFuzzer = Context.environm
     for index in package.targets.indices where package.targets[index].name == "DRAuditCore" {
         package.targets[index].swiftSettings = sanitize
     }
-    package.targets.append(.executableTarget(
-        name: "fuzz-parsers", dependencies: ["DRAuditCore"], path: "Fuzz/Parsers",
-        swiftSettings: sanitize, linkerSettings: [.unsafeFlags(["-sanitize=address", "-Xlinker", libFuzzer, "-lstdc++"])]
-    ))
+    package.targets.append(
+        .executableTarget(
+            name: "fuzz-parsers", dependencies: ["DRAuditCore"], path: "Fuzz/Parsers",
+            swiftSettings: sanitize,
+            linkerSettings: [.unsafeFlags(["-sanitize=address", "-Xlinker", libFuzzer, "-lstdc++"])]
+        ))
     package.products.append(.executable(name: "fuzz-parsers", targets: ["fuzz-parsers"]))
 }

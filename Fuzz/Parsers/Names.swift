@@ -12,7 +12,9 @@ func fuzzNames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let key = String(line)
         if let parsed = PortalFileName.parse(key) {
             let formatted = PortalFileName.format(kind: parsed.kind, site: parsed.site, time: parsed.time)
-            guard formatted == key else { fatalError("portal name does not round-trip: \(key.debugDescription) -> \(formatted.debugDescription)") }
+            guard formatted == key else {
+                fatalError("portal name does not round-trip: \(key.debugDescription) -> \(formatted.debugDescription)")
+            }
         }
         if let label = PgBackRest.parseLabel(key) {
             guard label.time >= (PgBackRest.parseLabel(label.fullLabel)?.time ?? .distantFuture) else {
@@ -23,7 +25,11 @@ func fuzzNames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         _ = UTC.parseRFC3339(key)
         _ = DurationText.parse(key)
         _ = Classifier.classify(key, role: .portal)
-        objects.append((StorageObject(key: key, size: Int64(key.utf8.count), mtime: nil), Classifier.classify(key, role: .management)))
+        objects.append(
+            (
+                StorageObject(key: key, size: Int64(key.utf8.count), mtime: nil),
+                Classifier.classify(key, role: .management)
+            ))
     }
     // Metadata files get their own key's text as content, so the builders see both readable and garbage files.
     let contents = Dictionary(Classifier.metadataKeys(objects).map { ($0, text) }, uniquingKeysWith: { a, _ in a })

@@ -18,7 +18,7 @@ struct EmbedMigrations: BuildToolPlugin {
                 arguments: [output.path] + inputs.map(\.path),
                 inputFiles: inputs,
                 outputFiles: [output]
-            ),
+            )
         ]
     }
 }

@@ -64,7 +64,8 @@ public final class Workspace {
     }
 
     /// Everything the pure audit needs, read from the index and the saved artifacts.
-    public func auditInput(now: Date, tolerance: TimeInterval? = nil, withDeployment: Bool = true) throws -> AuditInput {
+    public func auditInput(now: Date, tolerance: TimeInterval? = nil, withDeployment: Bool = true) throws -> AuditInput
+    {
         var policy = config.policy
         if let tolerance { policy.tolerance = tolerance }
         var input = AuditInput(now: now, policy: policy)
@@ -72,7 +73,9 @@ public final class Workspace {
         decoder.dateDecodingStrategy = .secondsSince1970
         func decode<T: Decodable>(_ type: T.Type, _ payload: String) throws -> T {
             do { return try decoder.decode(T.self, from: Data(payload.utf8)) } catch {
-                throw DRAuditError("index \(index.path): a stored record does not decode; was it edited by hand? (\(DRAuditError.oneLine(error)))")
+                throw DRAuditError(
+                    "index \(index.path): a stored record does not decode; was it edited by hand? (\(DRAuditError.oneLine(error)))"
+                )
             }
         }
         for role in roles {
@@ -80,12 +83,18 @@ public final class Workspace {
             case .portal:
                 input.portal = try index.presentPortalInventory(source: role.rawValue)
             case .management:
-                input.managementBackups = try index.presentBackups(source: role.rawValue).map { try decode(ManagementBackup.self, $0.payload ?? "") }
+                input.managementBackups = try index.presentBackups(source: role.rawValue).map {
+                    try decode(ManagementBackup.self, $0.payload ?? "")
+                }
             }
             let attention = try index.attentionObjects(source: role.rawValue)
-            input.unrecognized += attention.unrecognized.map { UnrecognizedObject(role: role, key: $0.key, size: $0.size) }
+            input.unrecognized += attention.unrecognized.map {
+                UnrecognizedObject(role: role, key: $0.key, size: $0.size)
+            }
             input.emptyMetadata += attention.emptyMetadata.map { UnrecognizedObject(role: role, key: $0.key, size: 0) }
-            input.sources.append(try sourceState(role.rawValue, fallbackLocation: config.subsystem(role)!.cr?.path ?? "\(role.rawValue) target"))
+            input.sources.append(
+                try sourceState(
+                    role.rawValue, fallbackLocation: config.subsystem(role)!.cr?.path ?? "\(role.rawValue) target"))
         }
         if let cluster = config.cluster, cluster.readsBackupRecords {
             let records = try index.presentClusterPayloads().map { try decode(ClusterRecord.self, $0.payload) }
@@ -96,10 +105,12 @@ public final class Workspace {
         if withDeployment {
             let portal = try artifacts(.portal)
             let management = try artifacts(.management)
-            input.deployment = DeploymentState(portalCR: portal?.cr, managementCR: management?.cr,
-                                               portalSecret: portal?.secret, managementSecret: management?.secret,
-                                               encryptionSecret: Artifacts.encryptionSecret(config.portal?.encryptionSecret,
-                                                                                            name: portal?.cr.encryptionSecretName, kube: kubeClient))
+            input.deployment = DeploymentState(
+                portalCR: portal?.cr, managementCR: management?.cr,
+                portalSecret: portal?.secret, managementSecret: management?.secret,
+                encryptionSecret: Artifacts.encryptionSecret(
+                    config.portal?.encryptionSecret,
+                    name: portal?.cr.encryptionSecretName, kube: kubeClient))
             input.deployment.portalBaseline = portal?.baseline
             input.deployment.managementBaseline = management?.baseline
         }
@@ -112,9 +123,10 @@ public final class Workspace {
         if config.cluster?.readsBackupRecords == true { sources.append("cluster") }
         return try sources.map { source in
             let scan = try index.lastScan(source: source)
-            return Metrics.SourceMetrics(source: source, lastScanAt: scan?.startedAt, lastScanOK: scan?.ok ?? false,
-                                         lastScanDuration: scan.map { $0.finishedAt.timeIntervalSince($0.startedAt) },
-                                         objects: try index.presentCount(source: source))
+            return Metrics.SourceMetrics(
+                source: source, lastScanAt: scan?.startedAt, lastScanOK: scan?.ok ?? false,
+                lastScanDuration: scan.map { $0.finishedAt.timeIntervalSince($0.startedAt) },
+                objects: try index.presentCount(source: source))
         }
     }
 
@@ -122,7 +134,8 @@ public final class Workspace {
     /// (a Prometheus textfile collector) never see half a file.
     public static func writeAtomically(_ text: String, to path: String) throws {
         let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).tmp-\(getpid())")
         do {
             try Data(text.utf8).write(to: temporary)
             guard rename(temporary.path, url.path) == 0 else {
@@ -133,7 +146,9 @@ public final class Workspace {
         } catch let error as DRAuditError {
             throw error
         } catch {
-            throw DRAuditError("cannot write \(path): \(FileManager.default.fileExists(atPath: url.deletingLastPathComponent().path) ? "permission denied" : "no such folder")")
+            throw DRAuditError(
+                "cannot write \(path): \(FileManager.default.fileExists(atPath: url.deletingLastPathComponent().path) ? "permission denied" : "no such folder")"
+            )
         }
     }
 
@@ -141,7 +156,8 @@ public final class Workspace {
         guard let scan = try index.lastScan(source: source) else {
             return SourceState(source: source, location: fallbackLocation, lastScanAt: nil, ok: false)
         }
-        return SourceState(source: source, location: scan.location, lastScanAt: scan.startedAt, ok: scan.ok,
-                           errorCode: scan.errorCode, error: scan.error)
+        return SourceState(
+            source: source, location: scan.location, lastScanAt: scan.startedAt, ok: scan.ok,
+            errorCode: scan.errorCode, error: scan.error)
     }
 }

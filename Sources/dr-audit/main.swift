@@ -33,7 +33,9 @@ struct NowOption: ParsableArguments {
 
 func parseNow(_ text: String?) throws -> Date {
     guard let text else { return Date() }
-    guard let date = UTC.parseRFC3339(text) else { throw DRAuditError("--now '\(text)' is not an RFC 3339 time (2026-11-25T02:00:00Z)") }
+    guard let date = UTC.parseRFC3339(text) else {
+        throw DRAuditError("--now '\(text)' is not an RFC 3339 time (2026-11-25T02:00:00Z)")
+    }
     return date
 }
 
@@ -42,7 +44,8 @@ func printErr(_ line: String) {
 }
 
 struct Scan: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Scan every backup target and cluster export into the index.")
+    static let configuration = CommandConfiguration(
+        abstract: "Scan every backup target and cluster export into the index.")
     @OptionGroup var options: Options
 
     func run() throws {
@@ -52,7 +55,9 @@ struct Scan: ParsableCommand {
         var failed = false
         for report in reports {
             if let counts = report.counts {
-                print("\(report.source): \(report.location): \(counts.seen) \(report.source == "cluster" ? "records" : "objects"), \(counts.added) new, \(counts.gone) gone (scan \(counts.scanID))")
+                print(
+                    "\(report.source): \(report.location): \(counts.seen) \(report.source == "cluster" ? "records" : "objects"), \(counts.added) new, \(counts.gone) gone (scan \(counts.scanID))"
+                )
             } else {
                 failed = true
                 printErr("dr-audit: \(report.source) scan failed: \(report.error?.message ?? "unknown error")")
@@ -63,7 +68,8 @@ struct Scan: ParsableCommand {
 }
 
 struct Pairs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List restorable point-in-time pairs of management and portal backups.")
+    static let configuration = CommandConfiguration(
+        abstract: "List restorable point-in-time pairs of management and portal backups.")
     @OptionGroup var options: Options
     @OptionGroup var clock: NowOption
     @Option(help: "table or json.")
@@ -76,7 +82,9 @@ struct Pairs: ParsableCommand {
         let at = try clock.at()
         var override: TimeInterval?
         if let tolerance {
-            guard let d = DurationText.parse(tolerance) else { throw DRAuditError("--tolerance '\(tolerance)' is not a duration (30m, 1h)") }
+            guard let d = DurationText.parse(tolerance) else {
+                throw DRAuditError("--tolerance '\(tolerance)' is not a duration (30m, 1h)")
+            }
             override = d
         }
         let input = try workspace.auditInput(now: at, tolerance: override, withDeployment: false)
@@ -123,14 +131,17 @@ struct MetricsCommand: ParsableCommand {
         let workspace = try options.workspace()
         let at = try clock.at()
         let assessment = Audit.assess(try workspace.auditInput(now: at))
-        try Workspace.writeAtomically(Metrics.render(assessment, sources: try workspace.sourceMetrics(), now: at), to: output)
+        try Workspace.writeAtomically(
+            Metrics.render(assessment, sources: try workspace.sourceMetrics(), now: at), to: output)
     }
 }
 
 struct RestorePlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore-plan",
-        abstract: "Print the ManagementRestore and PortalRestore CRs for a restorable pair, with the DR steps and open checks.")
+        abstract:
+            "Print the ManagementRestore and PortalRestore CRs for a restorable pair, with the DR steps and open checks."
+    )
     @OptionGroup var options: Options
     @Option(help: "latest, or an RFC 3339 time: the newest pair restoring to a point not after it.")
     var at: String = "latest"
@@ -141,15 +152,21 @@ struct RestorePlanCommand: ParsableCommand {
         let judged = try clock.at()
         var target: Date?
         if at != "latest" {
-            guard let t = UTC.parseRFC3339(at) else { throw DRAuditError("--at '\(at)' is neither latest nor an RFC 3339 time") }
+            guard let t = UTC.parseRFC3339(at) else {
+                throw DRAuditError("--at '\(at)' is neither latest nor an RFC 3339 time")
+            }
             target = t
         }
         let input = try workspace.auditInput(now: judged)
         let assessment = Audit.assess(input)
         let pair: Pair
-        do { pair = try RestorePlan.choose(assessment.pairing.pairs, at: target) } catch { throw DRAuditError("restore-plan: \(error)") }
-        print(RestorePlan.render(pair: pair, portalCR: input.deployment.portalCR, managementCR: input.deployment.managementCR,
-                                 managementRecords: input.managementRecords, openFindings: assessment.findings), terminator: "")
+        do { pair = try RestorePlan.choose(assessment.pairing.pairs, at: target) } catch {
+            throw DRAuditError("restore-plan: \(error)")
+        }
+        print(
+            RestorePlan.render(
+                pair: pair, portalCR: input.deployment.portalCR, managementCR: input.deployment.managementCR,
+                managementRecords: input.managementRecords, openFindings: assessment.findings), terminator: "")
     }
 }
 
@@ -158,7 +175,8 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case markdown, 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write a compliance report: verdict, pairs, findings, per-site coverage and a timeline (HTML: inline SVG).")
+        abstract:
+            "Write a compliance report: verdict, pairs, findings, per-site coverage and a timeline (HTML: inline SVG).")
     @OptionGroup var options: Options
     @OptionGroup var clock: NowOption
     @Option(help: "markdown, html or json.")
@@ -170,7 +188,8 @@ struct ReportCommand: ParsableCommand {
         let workspace = try options.workspace()
         let at = try clock.at()
         let input = try workspace.auditInput(now: at)
-        let report = Report(assessment: Audit.assess(input), now: at, policy: input.policy, managementBackups: input.managementBackups)
+        let report = Report(
+            assessment: Audit.assess(input), now: at, policy: input.policy, managementBackups: input.managementBackups)
         let text: String
         switch format {
         case .markdown: text = report.markdown()
@@ -188,19 +207,27 @@ struct Demo: ParsableCommand {
     var output: String?
 
     func run() throws {
-        let dir = URL(fileURLWithPath: output ?? NSTemporaryDirectory() + "dr-audit-demo-\(ProcessInfo.processInfo.processIdentifier)")
+        let dir = URL(
+            fileURLWithPath: output ?? NSTemporaryDirectory()
+                + "dr-audit-demo-\(ProcessInfo.processInfo.processIdentifier)")
         if FileManager.default.fileExists(atPath: dir.appendingPathComponent("dr-audit.sqlite").path) {
             throw DRAuditError("demo: \(dir.path) already holds a demo; give a new --output folder")
         }
         let config = try SampleEnvironment.write(to: dir, options: .init(now: Date()))
         print("Sample environment: \(dir.path)")
-        print("  21 nightly runs at 01:00 UTC; day -5 misses a portal site, day -8's management backup was interrupted,")
+        print(
+            "  21 nightly runs at 01:00 UTC; day -5 misses a portal site, day -8's management backup was interrupted,")
         print("  day -12's management backup ran 3.5 h late, and the portal share holds one stray file.\n")
         let workspace = try Workspace(configPath: config.path)
         print("$ dr-audit scan --config \(config.path)")
         for report in try workspace.scan() {
-            if let c = report.counts { print("\(report.source): \(c.seen) \(report.source == "cluster" ? "records" : "objects"), \(c.added) new, \(c.gone) gone") }
-            else { print("\(report.source): scan failed: \(report.error?.message ?? "")") }
+            if let c = report.counts {
+                print(
+                    "\(report.source): \(c.seen) \(report.source == "cluster" ? "records" : "objects"), \(c.added) new, \(c.gone) gone"
+                )
+            } else {
+                print("\(report.source): scan failed: \(report.error?.message ?? "")")
+            }
         }
         let now = Date()
         let assessment = Audit.assess(try workspace.auditInput(now: now))
@@ -209,7 +236,9 @@ struct Demo: ParsableCommand {
         print(Render.pairsTable(assessment.pairing, tolerance: workspace.config.policy.tolerance))
         print("$ dr-audit audit --config \(config.path)")
         print(Render.auditTable(assessment))
-        print("Exit code of audit would be \(assessment.status.exitCode) (\(assessment.status.rawValue)). Try the commands above yourself.")
+        print(
+            "Exit code of audit would be \(assessment.status.exitCode) (\(assessment.status.rawValue)). Try the commands above yourself."
+        )
     }
 }
 
@@ -217,7 +246,10 @@ struct DRAuditCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dr-audit",
         abstract: "Checks that IBM API Connect management and portal backups can be restored together.",
-        subcommands: [Scan.self, Pairs.self, AuditCommand.self, MetricsCommand.self, RestorePlanCommand.self, ReportCommand.self, Demo.self])
+        subcommands: [
+            Scan.self, Pairs.self, AuditCommand.self, MetricsCommand.self, RestorePlanCommand.self, ReportCommand.self,
+            Demo.self,
+        ])
 }
 
 // Every failure is one line on stderr and exit 3; usage errors keep ArgumentParser's text.
@@ -236,6 +268,8 @@ do {
         exit(0)
     }
     let message = DRAuditCLI.fullMessage(for: error)
-    printErr(message.contains("\n") || message.hasPrefix("Error") || message.hasPrefix("Usage") ? message : "dr-audit: \(message)")
+    printErr(
+        message.contains("\n") || message.hasPrefix("Error") || message.hasPrefix("Usage")
+            ? message : "dr-audit: \(message)")
     exit(couldNotRun)
 }

@@ -9,7 +9,8 @@ guard let output = arguments.first else {
 }
 var swift = "// Generated from migrations/*.sql by the EmbedMigrations plugin. Do not edit.\n"
 swift += "let embeddedMigrations: [(name: String, sql: String)] = [\n"
-for path in arguments.dropFirst().sorted(by: { ($0 as NSString).lastPathComponent < ($1 as NSString).lastPathComponent }) {
+for path in arguments.dropFirst().sorted(by: { ($0 as NSString).lastPathComponent < ($1 as NSString).lastPathComponent }
+) {
     let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
     let sql = try String(contentsOfFile: path, encoding: .utf8)
     // A raw string with enough #s that no sequence in the SQL can end it.

@@ -1,6 +1,7 @@
-@testable import DRAuditCore
 import Foundation
 import Testing
+
+@testable import DRAuditCore
 
 func yamlish(_ pairs: [String: Any]) -> DocumentNode {
     func convert(_ v: Any) -> DocumentNode {
@@ -24,21 +25,29 @@ struct AuditTests {
         input.portalFiles = run("2026-01-02T01:00:00Z", sites: [siteA]) + run("2026-01-03T01:00:00Z", sites: [siteA])
         let f = full("2026-01-02T01:04:00Z")
         input.managementBackups = [f, incr("2026-01-03T01:04:00Z", on: f, full: f)]
-        input.sources = [SourceState(source: "portal", location: "local:/p", lastScanAt: now, ok: true),
-                         SourceState(source: "management", location: "local:/m", lastScanAt: now, ok: true)]
-        let backup = BackupSpec(protocol: "sftp", host: "h", port: 22, path: "/b", credentials: "portal-secret", schedule: "0 1 * * *")
+        input.sources = [
+            SourceState(source: "portal", location: "local:/p", lastScanAt: now, ok: true),
+            SourceState(source: "management", location: "local:/m", lastScanAt: now, ok: true),
+        ]
+        let backup = BackupSpec(
+            protocol: "sftp", host: "h", port: 22, path: "/b", credentials: "portal-secret", schedule: "0 1 * * *")
         var mspec = backup
         mspec.protocol = "objstore"
         mspec.credentials = "mgmt-secret"
         input.deployment = DeploymentState(
-            portalCR: SubsystemCR(kind: "PortalCluster", name: "portal", role: .portal, originalUID: "u1", backup: backup, encryptionSecretName: "enc"),
-            managementCR: SubsystemCR(kind: "ManagementCluster", name: "management", role: .management, originalUID: "u2", backup: mspec),
+            portalCR: SubsystemCR(
+                kind: "PortalCluster", name: "portal", role: .portal, originalUID: "u1", backup: backup,
+                encryptionSecretName: "enc"),
+            managementCR: SubsystemCR(
+                kind: "ManagementCluster", name: "management", role: .management, originalUID: "u2", backup: mspec),
             portalSecret: .valid(name: "portal-secret"), managementSecret: .valid(name: "mgmt-secret"),
             encryptionSecret: .saved(name: "enc", hasData: true))
         return input
     }
 
-    func codes(_ input: AuditInput) -> [String] { Audit.assess(input).findings.filter { $0.severity != .info }.map(\.code) }
+    func codes(_ input: AuditInput) -> [String] {
+        Audit.assess(input).findings.filter { $0.severity != .info }.map(\.code)
+    }
 
     @Test func healthyIsOK() {
         let a = Audit.assess(healthy())
@@ -54,16 +63,19 @@ struct AuditTests {
         #expect(codes(input) == ["NO_RESTORABLE_PAIR"])
         #expect(Audit.assess(input).status.exitCode == 2)
         var late = healthy()
-        late.now = utc("2026-01-04T03:05:00Z") // 26h01m after the newest pair
+        late.now = utc("2026-01-04T03:05:00Z")  // 26h01m after the newest pair
         #expect(codes(late) == ["RPO_EXCEEDED"])
     }
 
     @Test func portalProblems() {
         var input = healthy()
-        input.portalFiles = run("2026-01-01T01:00:00Z", sites: [siteA, siteB]) + run("2026-01-02T01:00:00Z", sites: [siteA], system: false)
+        input.portalFiles =
+            run("2026-01-01T01:00:00Z", sites: [siteA, siteB])
+            + run("2026-01-02T01:00:00Z", sites: [siteA], system: false)
             + run("2026-01-03T01:00:00Z", sites: [siteA, siteB])
         input.portalFiles[input.portalFiles.count - 1].size = 0
-        #expect(Set(codes(input)) == ["PORTAL_SYSTEM_MISSING", "PORTAL_SITE_MISSING", "OBJECT_EMPTY", "NO_RESTORABLE_PAIR"])
+        #expect(
+            Set(codes(input)) == ["PORTAL_SYSTEM_MISSING", "PORTAL_SITE_MISSING", "OBJECT_EMPTY", "NO_RESTORABLE_PAIR"])
         #expect(Audit.assess(input).status == .fail)
     }
 
@@ -71,8 +83,9 @@ struct AuditTests {
         var input = healthy()
         let f = input.managementBackups[0]
         let bad = incr("2026-01-01T01:00:00Z", on: f, full: f, status: .failed)
-        let orphan = ManagementBackup(id: "20260101-010000F_20260102-020000I", format: .pgbackrest, type: "incr",
-                                      start: utc("2026-01-02T02:00:00Z"), stop: nil, prior: "20251231-010000F", status: .complete)
+        let orphan = ManagementBackup(
+            id: "20260101-010000F_20260102-020000I", format: .pgbackrest, type: "incr",
+            start: utc("2026-01-02T02:00:00Z"), stop: nil, prior: "20251231-010000F", status: .complete)
         let partial = incr("2026-01-02T03:00:00Z", on: f, full: f, status: .incomplete)
         input.managementBackups += [bad, orphan, partial]
         #expect(Set(codes(input)) == ["BACKUP_FAILED", "MGMT_CHAIN_BROKEN", "MGMT_BACKUP_INCOMPLETE"])
@@ -85,10 +98,19 @@ struct AuditTests {
         let files = input.portalFiles
         let mgmt = input.managementBackups
         // Every object has a Ready record except the last portal file; one extra Ready record has no object.
-        input.portalRecords = files.dropLast().enumerated().map {
-            ClusterRecord(kind: .portalBackup, name: "portal-record-\($0.offset)", phase: "Ready", objectName: $0.element.fileName)
-        } + [ClusterRecord(kind: .portalBackup, name: "portal-record-x", phase: "Ready", objectName: "_portal_system_backup-20251231.010000.tar.gz")]
-        input.managementRecords = mgmt.map { ClusterRecord(kind: .managementBackup, name: "m-\($0.id)", phase: "Ready", objectName: $0.id) }
+        input.portalRecords =
+            files.dropLast().enumerated().map {
+                ClusterRecord(
+                    kind: .portalBackup, name: "portal-record-\($0.offset)", phase: "Ready",
+                    objectName: $0.element.fileName)
+            } + [
+                ClusterRecord(
+                    kind: .portalBackup, name: "portal-record-x", phase: "Ready",
+                    objectName: "_portal_system_backup-20251231.010000.tar.gz")
+            ]
+        input.managementRecords = mgmt.map {
+            ClusterRecord(kind: .managementBackup, name: "m-\($0.id)", phase: "Ready", objectName: $0.id)
+        }
         let findings = Audit.assess(input).findings
         #expect(findings.filter { $0.code == "CR_WITHOUT_OBJECT" }.map(\.subject) == ["PortalBackup/portal-record-x"])
         #expect(findings.filter { $0.code == "OBJECT_WITHOUT_CR" }.map(\.subject) == [files.last!.fileName])
@@ -97,7 +119,8 @@ struct AuditTests {
         // A Failed record contradicts the newest management backup: its pair disappears.
         input.managementRecords![1].phase = "Failed"
         let after = Audit.assess(input)
-        #expect(after.findings.contains { $0.code == "BACKUP_FAILED" && $0.subject == "ManagementBackup/m-\(mgmt[1].id)" })
+        #expect(
+            after.findings.contains { $0.code == "BACKUP_FAILED" && $0.subject == "ManagementBackup/m-\(mgmt[1].id)" })
         #expect(after.pairing.pairs.map(\.management.id) == [mgmt[0].id])
     }
 
@@ -114,8 +137,9 @@ struct AuditTests {
     @Test func deploymentChecks() {
         var input = healthy()
         input.deployment.portalCR!.name = "portal-cluster-16"
-        input.deployment.managementCR = SubsystemCR(kind: "APIConnectCluster", name: "production1", role: .management,
-                                                    originalUID: nil, backup: input.deployment.managementCR!.backup)
+        input.deployment.managementCR = SubsystemCR(
+            kind: "APIConnectCluster", name: "production1", role: .management,
+            originalUID: nil, backup: input.deployment.managementCR!.backup)
         #expect(codes(input) == ["CR_NAME_TOO_LONG", "CR_NAME_TOO_LONG", "ORIGINAL_UID_MISSING"])
 
         var enc = healthy()
@@ -145,8 +169,9 @@ struct AuditTests {
 
     @Test func targetState() {
         var input = healthy()
-        input.sources[0] = SourceState(source: "portal", location: "sftp://h/b", lastScanAt: now, ok: false,
-                                       errorCode: "TARGET_UNREACHABLE", error: "connection refused")
+        input.sources[0] = SourceState(
+            source: "portal", location: "sftp://h/b", lastScanAt: now, ok: false,
+            errorCode: "TARGET_UNREACHABLE", error: "connection refused")
         input.sources[1] = SourceState(source: "management", location: "local:/m", lastScanAt: nil, ok: false)
         #expect(codes(input) == ["TARGET_NOT_SCANNED", "TARGET_UNREACHABLE"])
     }
@@ -169,19 +194,36 @@ struct AuditTests {
 
 struct DeploymentParsingTests {
     @Test func portalClusterAndAPIConnectCluster() throws {
-        let portal = try SubsystemCR.parse(yamlish([
-            "kind": "PortalCluster", "metadata": ["name": "portal"],
-            "spec": ["originalUID": "abc", "encryptionSecret": ["secretName": "apic-ptl-enc-key"],
-                     "portalBackup": ["protocol": "sftp", "host": "h.example.com", "port": "2222", "path": "/b", "credentials": "s", "schedule": "0 1 * * *"]],
-        ]), role: .portal)
+        let portal = try SubsystemCR.parse(
+            yamlish([
+                "kind": "PortalCluster", "metadata": ["name": "portal"],
+                "spec": [
+                    "originalUID": "abc", "encryptionSecret": ["secretName": "apic-ptl-enc-key"],
+                    "portalBackup": [
+                        "protocol": "sftp", "host": "h.example.com", "port": "2222", "path": "/b", "credentials": "s",
+                        "schedule": "0 1 * * *",
+                    ],
+                ],
+            ]), role: .portal)
         #expect(portal.backup.port == 2222)
         #expect(portal.encryptionSecretName == "apic-ptl-enc-key")
         #expect(portal.nameLimit == 15)
 
         let top = yamlish([
             "kind": "APIConnectCluster", "metadata": ["name": "prod"],
-            "spec": ["portal": ["portalBackup": ["protocol": "objstore", "host": "s3.amazonaws.com/us-east-1", "path": "bkt/portal"]],
-                     "management": ["originalUID": "m1", "databaseBackup": ["protocol": "objstore", "host": "s3.amazonaws.com/us-east-1", "path": "bkt/mgmt"]]],
+            "spec": [
+                "portal": [
+                    "portalBackup": [
+                        "protocol": "objstore", "host": "s3.amazonaws.com/us-east-1", "path": "bkt/portal",
+                    ]
+                ],
+                "management": [
+                    "originalUID": "m1",
+                    "databaseBackup": [
+                        "protocol": "objstore", "host": "s3.amazonaws.com/us-east-1", "path": "bkt/mgmt",
+                    ],
+                ],
+            ],
         ])
         let p = try SubsystemCR.parse(top, role: .portal)
         let m = try SubsystemCR.parse(top, role: .management)
@@ -196,43 +238,71 @@ struct DeploymentParsingTests {
             try SubsystemCR.parse(yamlish(["kind": "ManagementCluster", "metadata": ["name": "m"]]), role: .portal)
         }
         #expect(throws: DocumentError("no spec.portalBackup or spec.databaseBackups")) {
-            try SubsystemCR.parse(yamlish(["kind": "PortalCluster", "metadata": ["name": "p"], "spec": [:] as [String: Any]]), role: .portal)
+            try SubsystemCR.parse(
+                yamlish(["kind": "PortalCluster", "metadata": ["name": "p"], "spec": [:] as [String: Any]]),
+                role: .portal)
         }
         #expect(throws: DocumentError("spec.portalBackup.port 'x' is not a port")) {
-            try SubsystemCR.parse(yamlish(["kind": "PortalCluster", "metadata": ["name": "p"], "spec": ["portalBackup": ["protocol": "sftp", "port": "x"]]]), role: .portal)
+            try SubsystemCR.parse(
+                yamlish([
+                    "kind": "PortalCluster", "metadata": ["name": "p"],
+                    "spec": ["portalBackup": ["protocol": "sftp", "port": "x"]],
+                ]), role: .portal)
         }
     }
 
     @Test func secretsDecodeAndNeverShowValues() throws {
-        let good = try SavedSecret.parse(yamlish(["kind": "Secret", "metadata": ["name": "s"],
-                                                  "data": ["username": "dXNlcg==", "password": "c2VjcmV0LXZhbHVl"]]))
+        let good = try SavedSecret.parse(
+            yamlish([
+                "kind": "Secret", "metadata": ["name": "s"],
+                "data": ["username": "dXNlcg==", "password": "c2VjcmV0LXZhbHVl"],
+            ]))
         let creds = try good.backupCredentials()
         #expect(creds.username == "user")
         #expect(creds.password == "secret-value")
         #expect(!"\(creds)".contains("secret-value"))
-        let edb = try SavedSecret.parse(yamlish(["kind": "Secret", "metadata": ["name": "s"], "data": ["key": "QUs=", "keysecret": "U0s="]]))
+        let edb = try SavedSecret.parse(
+            yamlish(["kind": "Secret", "metadata": ["name": "s"], "data": ["key": "QUs=", "keysecret": "U0s="]]))
         #expect(try edb.backupCredentials().username == "AK")
         #expect(throws: DocumentError("data.password is not valid base64")) {
-            try SavedSecret.parse(yamlish(["kind": "Secret", "metadata": ["name": "s"], "data": ["password": "not base64!"]]))
+            try SavedSecret.parse(
+                yamlish(["kind": "Secret", "metadata": ["name": "s"], "data": ["password": "not base64!"]]))
         }
         #expect(throws: DocumentError("has no password (or keysecret, ssh-privatekey, identity)")) {
-            try SavedSecret.parse(yamlish(["kind": "Secret", "metadata": ["name": "s"], "data": ["username": "dXNlcg=="]])).backupCredentials()
+            try SavedSecret.parse(
+                yamlish(["kind": "Secret", "metadata": ["name": "s"], "data": ["username": "dXNlcg=="]])
+            ).backupCredentials()
         }
     }
 
     @Test func clusterExports() throws {
-        let list = yamlish(["kind": "List", "items": [
-            ["kind": "PortalBackup", "metadata": ["name": "portal-record-1"], "spec": ["type": "system", "crType": "record"],
-             "status": ["phase": "Ready", "fullBackupName": "_portal_system_backup-20200422.095734.tar.gz"]],
-        ]])
+        let list = yamlish([
+            "kind": "List",
+            "items": [
+                [
+                    "kind": "PortalBackup", "metadata": ["name": "portal-record-1"],
+                    "spec": ["type": "system", "crType": "record"],
+                    "status": ["phase": "Ready", "fullBackupName": "_portal_system_backup-20200422.095734.tar.gz"],
+                ]
+            ],
+        ])
         let records = try ClusterExport.records(list, role: .portal)
-        #expect(records == [ClusterRecord(kind: .portalBackup, name: "portal-record-1", phase: "Ready", type: "system", crType: "record",
-                                          objectName: "_portal_system_backup-20200422.095734.tar.gz")])
-        let edb = try ClusterExport.records(yamlish(["kind": "Backup", "metadata": ["name": "b1"],
-                                                     "status": ["phase": "completed", "backupId": "20230918T101612", "serverName": "srv"]]), role: .management)
+        #expect(
+            records == [
+                ClusterRecord(
+                    kind: .portalBackup, name: "portal-record-1", phase: "Ready", type: "system", crType: "record",
+                    objectName: "_portal_system_backup-20200422.095734.tar.gz")
+            ])
+        let edb = try ClusterExport.records(
+            yamlish([
+                "kind": "Backup", "metadata": ["name": "b1"],
+                "status": ["phase": "completed", "backupId": "20230918T101612", "serverName": "srv"],
+            ]), role: .management)
         #expect(edb[0].objectName == "srv/20230918T101612")
         #expect(edb[0].verdict == .ready)
-        #expect(throws: DocumentError("item 0 is a PortalBackup in the management export")) { try ClusterExport.records(list, role: .management) }
+        #expect(throws: DocumentError("item 0 is a PortalBackup in the management export")) {
+            try ClusterExport.records(list, role: .management)
+        }
         #expect(throws: DocumentError("item 0 (PortalBackup) has no metadata.name")) {
             try ClusterExport.records(yamlish(["kind": "List", "items": [["kind": "PortalBackup"]]]), role: .portal)
         }
@@ -242,12 +312,12 @@ struct DeploymentParsingTests {
 struct CronAndDurationTests {
     @Test func cronFields() throws {
         let c = try #require(CronSchedule("*/15 1-3 * * 1,3,5"))
-        #expect(c.fires(at: utc("2026-01-05T01:15:00Z")))   // Monday
+        #expect(c.fires(at: utc("2026-01-05T01:15:00Z")))  // Monday
         #expect(!c.fires(at: utc("2026-01-06T01:15:00Z")))  // Tuesday
         #expect(!c.fires(at: utc("2026-01-05T04:00:00Z")))
         #expect(CronSchedule("0 1 * *") == nil)
         #expect(CronSchedule("61 1 * * *") == nil)
-        #expect(CronSchedule("0 1 * * 7")!.fires(at: utc("2026-01-04T01:00:00Z"))) // Sunday as 7
+        #expect(CronSchedule("0 1 * * 7")!.fires(at: utc("2026-01-04T01:00:00Z")))  // Sunday as 7
         let a = try #require(CronSchedule("0 1 * * *"))
         #expect(CronSchedule.align(a, CronSchedule("25 1 * * *")!, tolerance: 1800, from: utc("2026-01-01T00:00:00Z")))
         #expect(!CronSchedule.align(a, CronSchedule("0 2 * * *")!, tolerance: 1800, from: utc("2026-01-01T00:00:00Z")))
@@ -268,8 +338,11 @@ struct CronAndDurationTests {
 }
 
 struct BaselineTests {
-    func portal(name: String = "portal", originalUID: String? = nil, uid: String? = nil, hosts: [String] = ["api.portal.example.com", "portal.example.com"],
-                path: String = "/backups/portal") throws -> SubsystemCR {
+    func portal(
+        name: String = "portal", originalUID: String? = nil, uid: String? = nil,
+        hosts: [String] = ["api.portal.example.com", "portal.example.com"],
+        path: String = "/backups/portal"
+    ) throws -> SubsystemCR {
         var metadata: [String: Any] = ["name": name]
         if let uid { metadata["uid"] = uid }
         var spec: [String: Any] = [
@@ -278,7 +351,8 @@ struct BaselineTests {
             "portalBackup": ["protocol": "sftp", "host": "sftp.example.com", "path": path],
         ]
         if let originalUID { spec["originalUID"] = originalUID }
-        return try SubsystemCR.parse(yamlish(["kind": "PortalCluster", "metadata": metadata, "spec": spec]), role: .portal)
+        return try SubsystemCR.parse(
+            yamlish(["kind": "PortalCluster", "metadata": metadata, "spec": spec]), role: .portal)
     }
 
     @Test func unchangedHasNoFindings() throws {
@@ -289,11 +363,18 @@ struct BaselineTests {
 
     @Test func eachChangeHasItsCode() throws {
         let original = try portal(uid: "uid-1")
-        let changed = try portal(name: "portal2", originalUID: "uid-9", hosts: ["api.portal.example.com", "new.example.com"], path: "/elsewhere")
+        let changed = try portal(
+            name: "portal2", originalUID: "uid-9", hosts: ["api.portal.example.com", "new.example.com"],
+            path: "/elsewhere")
         let findings = changed.changes(from: original)
-        #expect(findings.map(\.code) == ["CR_NAME_CHANGED", "ORIGINAL_UID_CHANGED", "ENDPOINT_CHANGED", "BACKUP_TARGET_CHANGED"])
-        #expect(findings.first { $0.code == "ENDPOINT_CHANGED" }?.message.contains("missing portal.example.com; new new.example.com") == true)
+        #expect(
+            findings.map(\.code) == [
+                "CR_NAME_CHANGED", "ORIGINAL_UID_CHANGED", "ENDPOINT_CHANGED", "BACKUP_TARGET_CHANGED",
+            ])
+        #expect(
+            findings.first { $0.code == "ENDPOINT_CHANGED" }?.message.contains(
+                "missing portal.example.com; new new.example.com") == true)
         #expect(findings.first { $0.code == "ORIGINAL_UID_CHANGED" }?.severity == .fail)
-        #expect(try portal().changes(from: original).map(\.code) == ["ORIGINAL_UID_CHANGED"]) // unset on the new install
+        #expect(try portal().changes(from: original).map(\.code) == ["ORIGINAL_UID_CHANGED"])  // unset on the new install
     }
 }

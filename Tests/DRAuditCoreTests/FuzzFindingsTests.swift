@@ -1,6 +1,7 @@
-@testable import DRAuditCore
 import Foundation
 import Testing
+
+@testable import DRAuditCore
 
 /// Inputs `make fuzz` found crashing dr-audit, kept so they never come back.
 struct FuzzFindingsTests {
@@ -29,16 +30,19 @@ struct FuzzFindingsTests {
 
     @Test func aProcessingInstructionIsIgnored() throws {
         // It crashed Foundation's XMLParser; libxml2 read directly skips it like any reader of the page would.
-        let page = try S3XML.parseList(Data("<?xml version=\"1.0\"?><ListBucketResult><?pi data?></ListBucketResult>".utf8))
+        let page = try S3XML.parseList(
+            Data("<?xml version=\"1.0\"?><ListBucketResult><?pi data?></ListBucketResult>".utf8))
         #expect(page.objects.isEmpty && !page.isTruncated)
     }
 
     @Test func aDeclaredPageStillParses() throws {
-        let page = try S3XML.parseList(Data("""
-            <?xml version="1.0" encoding="UTF-8"?>
-            <!-- a comment is fine --><ListBucketResult><IsTruncated>false</IsTruncated>\
-            <Contents><Key>p/é@o@c-20230920.020000.tar.gz</Key><Size>1</Size></Contents></ListBucketResult>
-            """.utf8))
+        let page = try S3XML.parseList(
+            Data(
+                """
+                <?xml version="1.0" encoding="UTF-8"?>
+                <!-- a comment is fine --><ListBucketResult><IsTruncated>false</IsTruncated>\
+                <Contents><Key>p/é@o@c-20230920.020000.tar.gz</Key><Size>1</Size></Contents></ListBucketResult>
+                """.utf8))
         #expect(page.objects.map(\.key) == ["p/é@o@c-20230920.020000.tar.gz"])
     }
 }

@@ -1,10 +1,13 @@
-@testable import DRAuditCore
 import Foundation
 import Testing
 
+@testable import DRAuditCore
+
 struct ManagementRecordTests {
     func objects(_ keys: [String: Int64]) -> [(object: StorageObject, kind: ObjectKind)] {
-        keys.keys.sorted().map { key in (StorageObject(key: key, size: keys[key]!, mtime: nil), Classifier.classify(key, role: .management)) }
+        keys.keys.sorted().map { key in
+            (StorageObject(key: key, size: keys[key]!, mtime: nil), Classifier.classify(key, role: .management))
+        }
     }
 
     static let info = """
@@ -38,7 +41,8 @@ struct ManagementRecordTests {
         #expect(byID["20210420-122332F_20210423-010001D"]?.detail?.contains("backup.manifest missing") == true)
         #expect(byID["20210420-122332F_20210424-010001I"]?.status == .incomplete)
         #expect(byID["20210420-122332F_20210424-010001I"]?.detail?.contains("not listed") == true)
-        #expect(Pairing.restorable(records).map(\.id).sorted() == ["20210420-122332F", "20210420-122332F_20210421-010001I"])
+        #expect(
+            Pairing.restorable(records).map(\.id).sorted() == ["20210420-122332F", "20210420-122332F_20210421-010001I"])
     }
 
     @Test func copyStandsInForAnUnreadableBackupInfo() {
@@ -53,7 +57,8 @@ struct ManagementRecordTests {
 
     @Test func garbledBackupInfoLeavesEveryLabelIncomplete() {
         let objs = objects(["backup/apic/backup.info": 10, "backup/apic/20210420-122332F/backup.manifest": 50])
-        let records = Classifier.managementBackups(objs, contents: ["backup/apic/backup.info": "[backup:current]\n20210420-122332F={garbage"])
+        let records = Classifier.managementBackups(
+            objs, contents: ["backup/apic/backup.info": "[backup:current]\n20210420-122332F={garbage"])
         #expect(records.count == 1)
         #expect(records[0].status == .incomplete)
         #expect(records[0].detail?.contains("backup/apic/backup.info") == true)
@@ -73,11 +78,14 @@ struct ManagementRecordTests {
             "\(server)/base/20230920T101612/backup.info": 300,
             "\(server)/wals/0000000100000000/000000010000000000000001.gz": 100,
         ])
-        let records = Classifier.managementBackups(objs, contents: [
-            "\(server)/base/20230918T101612/backup.info": "status=DONE\nbegin_time=2023-09-18 10:16:13+00:00\nend_time=2023-09-18 10:20:00+00:00\n",
-            "\(server)/base/20230919T101612/backup.info": "status=FAILED\nerror=failure uploading data\n",
-            "\(server)/base/20230920T101612/backup.info": "status=DONE\n",
-        ])
+        let records = Classifier.managementBackups(
+            objs,
+            contents: [
+                "\(server)/base/20230918T101612/backup.info":
+                    "status=DONE\nbegin_time=2023-09-18 10:16:13+00:00\nend_time=2023-09-18 10:20:00+00:00\n",
+                "\(server)/base/20230919T101612/backup.info": "status=FAILED\nerror=failure uploading data\n",
+                "\(server)/base/20230920T101612/backup.info": "status=DONE\n",
+            ])
         let byID = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0) })
         #expect(byID["\(server)/20230918T101612"]?.status == .complete)
         #expect(byID["\(server)/20230918T101612"]?.time == utc("2023-09-18T10:20:00Z"))

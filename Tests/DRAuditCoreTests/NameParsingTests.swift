@@ -1,6 +1,7 @@
-@testable import DRAuditCore
 import Foundation
 import Testing
+
+@testable import DRAuditCore
 
 struct PortalNameTests {
     @Test func systemBackupFromTheFactsFile() throws {
@@ -21,11 +22,19 @@ struct PortalNameTests {
     }
 
     @Test(arguments: [
-        ("portal.example.com@my-org@my-cat-1-20200422.095725.tar.gz", "portal.example.com@my-org@my-cat-1", "my-org", "my-cat-1"),
-        ("p.example.com@org-2020@cat-20200101.000000-20211231.235959.tar.gz", "p.example.com@org-2020@cat-20200101.000000", "org-2020", "cat-20200101.000000"),
+        (
+            "portal.example.com@my-org@my-cat-1-20200422.095725.tar.gz", "portal.example.com@my-org@my-cat-1", "my-org",
+            "my-cat-1"
+        ),
+        (
+            "p.example.com@org-2020@cat-20200101.000000-20211231.235959.tar.gz",
+            "p.example.com@org-2020@cat-20200101.000000", "org-2020", "cat-20200101.000000"
+        ),
         ("p.example.com@a-b-c@d-e-f-20210102.030405.tar.gz", "p.example.com@a-b-c@d-e-f", "a-b-c", "d-e-f"),
     ])
-    func orgAndCatalogWithDashesKeepTheTimestampFromTheRight(name: String, site: String, porg: String, catalog: String) throws {
+    func orgAndCatalogWithDashesKeepTheTimestampFromTheRight(name: String, site: String, porg: String, catalog: String)
+        throws
+    {
         let p = try #require(PortalFileName.parse(name))
         #expect(p.site == site)
         #expect(p.porg == porg)
@@ -50,12 +59,12 @@ struct PortalNameTests {
         "_portal_system_backup-20200422.095734.tar",
         "_portal_system_backup-20200422.095734.tar.gz.partial",
         "_portal_system_backup-20200422.095734.tgz",
-        "_portal_system_backup-20201322.095734.tar.gz",   // month 13
-        "_portal_system_backup-20200230.095734.tar.gz",   // 30 February
-        "_portal_system_backup-20200422.246000.tar.gz",   // hour 24
+        "_portal_system_backup-20201322.095734.tar.gz",  // month 13
+        "_portal_system_backup-20200230.095734.tar.gz",  // 30 February
+        "_portal_system_backup-20200422.246000.tar.gz",  // hour 24
         "_portal_system_backup-20200422.0957.tar.gz",
         "_portal_system_backup-2020042.2095734.tar.gz",
-        "_portal_system_backup_20200422.095734.tar.gz",   // no dash before the stamp
+        "_portal_system_backup_20200422.095734.tar.gz",  // no dash before the stamp
         "_portal_system_backup-x-20200422.095734.tar.gz",
         "site-without-at-20200422.095725.tar.gz",
         "@e1@enterprise-20200422.095725.tar.gz",
@@ -64,7 +73,7 @@ struct PortalNameTests {
         "host@e1@ent erprise-20200422.095725.tar.gz",
         "host@e1@enterprise-20200422.095725.tar.gz\n",
         "dir/host@e1@enterprise-20200422.095725.tar.gz",
-        "host@e1@enterprise-２０２００４２２.095725.tar.gz", // full-width digits
+        "host@e1@enterprise-２０２００４２２.095725.tar.gz",  // full-width digits
         "host@e1@enterprise-20200422.-95725.tar.gz",
         "host@e1@enterprise-+0200422.095725.tar.gz",
     ])
@@ -77,7 +86,8 @@ struct PortalNameTests {
         let site = PortalFileName.format(kind: .site, site: siteB, time: t)
         #expect(site == "portal-web.think.org@sales-org@main-catalog-20260102.030405.tar.gz")
         #expect(PortalFileName.parse(site)?.time == t)
-        #expect(PortalFileName.format(kind: .system, site: nil, time: t) == "_portal_system_backup-20260102.030405.tar.gz")
+        #expect(
+            PortalFileName.format(kind: .system, site: nil, time: t) == "_portal_system_backup-20260102.030405.tar.gz")
     }
 }
 
@@ -94,8 +104,12 @@ struct PgBackRestTests {
         #expect(PgBackRest.parseLabel("20210420-122332F_20210421-010001D")?.type == "diff")
     }
 
-    @Test(arguments: ["20210420-122332", "20210420-122332X", "20210420-122332I", "20210420-122332F_", "20210420-122332F_20210421-010001F",
-                      "20210420-122332F_20210419-010001I", "20211320-122332F", "20210420-122332F_20210421-010001I_x", "backup.info", "latest"])
+    @Test(arguments: [
+        "20210420-122332", "20210420-122332X", "20210420-122332I", "20210420-122332F_",
+        "20210420-122332F_20210421-010001F",
+        "20210420-122332F_20210419-010001I", "20211320-122332F", "20210420-122332F_20210421-010001I_x", "backup.info",
+        "latest",
+    ])
     func badLabels(label: String) {
         #expect(PgBackRest.parseLabel(label) == nil)
     }
@@ -124,9 +138,13 @@ struct PgBackRestTests {
 
     @Test func rejectsBrokenBackupInfo() {
         #expect(throws: PgBackRest.InfoError.noCurrentSection) { try PgBackRest.parseInfo("[backrest]\nx=1\n") }
-        #expect(throws: PgBackRest.InfoError.self) { try PgBackRest.parseInfo("[backup:current]\n20210420-122332F={not json\n") }
         #expect(throws: PgBackRest.InfoError.self) {
-            try PgBackRest.parseInfo("[backup:current]\n20210420-122332F_20210421-010001I={\"backup-type\":\"incr\",\"backup-timestamp-start\":1,\"backup-timestamp-stop\":2}\n")
+            try PgBackRest.parseInfo("[backup:current]\n20210420-122332F={not json\n")
+        }
+        #expect(throws: PgBackRest.InfoError.self) {
+            try PgBackRest.parseInfo(
+                "[backup:current]\n20210420-122332F_20210421-010001I={\"backup-type\":\"incr\",\"backup-timestamp-start\":1,\"backup-timestamp-stop\":2}\n"
+            )
         }
         #expect(throws: PgBackRest.InfoError.self) { try PgBackRest.parseInfo("[backup:current]\nnot-a-label={}\n") }
     }
@@ -134,7 +152,8 @@ struct PgBackRestTests {
 
 struct BarmanTests {
     @Test func parsesBackupInfoAndIDs() throws {
-        let info = try Barman.parseInfo("""
+        let info = try Barman.parseInfo(
+            """
             backup_id=20230918T101612
             status=DONE
             begin_time=2023-09-18 10:16:13.123456+00:00
@@ -172,9 +191,14 @@ struct ClassifierTests {
     }
 
     @Test func portalKeysInSubfolders() {
-        #expect(Classifier.classify("2020/_portal_system_backup-20200422.095734.tar.gz", role: .portal) == .portalSystem)
-        #expect(Classifier.classify("portal-web.think.org@e1@enterprise-20200422.095725.tar.gz", role: .portal) == .portalSite)
-        #expect(Classifier.classify("portal-web.think.org@e1@enterprise-20200422.095725.tar.gz.tmp", role: .portal) == .unrecognized)
+        #expect(
+            Classifier.classify("2020/_portal_system_backup-20200422.095734.tar.gz", role: .portal) == .portalSystem)
+        #expect(
+            Classifier.classify("portal-web.think.org@e1@enterprise-20200422.095725.tar.gz", role: .portal)
+                == .portalSite)
+        #expect(
+            Classifier.classify("portal-web.think.org@e1@enterprise-20200422.095725.tar.gz.tmp", role: .portal)
+                == .unrecognized)
         #expect(Classifier.classify("backup/apic/backup.info", role: .portal) == .unrecognized)
         #expect(Classifier.classify("dir/", role: .portal) == .unrecognized)
     }
@@ -189,8 +213,14 @@ struct CivilTimeTests {
         while day < end {
             let c = calendar.dateComponents([.year, .month, .day, .weekday], from: day)
             let p = UTC.parts(day.addingTimeInterval(3723))
-            #expect(p == UTC.Parts(year: c.year!, month: c.month!, day: c.day!, hour: 1, minute: 2, second: 3, weekday: c.weekday!))
-            #expect(UTC.date(year: c.year!, month: c.month!, day: c.day!, hour: 1, minute: 2, second: 3) == day.addingTimeInterval(3723))
+            #expect(
+                p
+                    == UTC.Parts(
+                        year: c.year!, month: c.month!, day: c.day!, hour: 1, minute: 2, second: 3, weekday: c.weekday!)
+            )
+            #expect(
+                UTC.date(year: c.year!, month: c.month!, day: c.day!, hour: 1, minute: 2, second: 3)
+                    == day.addingTimeInterval(3723))
             day = day.addingTimeInterval(86400 * 13)
         }
         #expect(UTC.date(year: 2024, month: 2, day: 29) != nil)
@@ -212,8 +242,10 @@ struct RFC3339Tests {
         #expect(UTC.parseRFC3339(text) == Date(timeIntervalSince1970: seconds))
     }
 
-    @Test(arguments: ["", "2026-11-25", "2026-11-25T02:00:00", "2026-13-25T02:00:00Z", "2026-11-25T02:00:00.Z",
-                      "2026-11-25T02:00:00+0100", "2026-11-25T02:00:00Zjunk", "2026-02-30T02:00:00Z", "yesterday"])
+    @Test(arguments: [
+        "", "2026-11-25", "2026-11-25T02:00:00", "2026-13-25T02:00:00Z", "2026-11-25T02:00:00.Z",
+        "2026-11-25T02:00:00+0100", "2026-11-25T02:00:00Zjunk", "2026-02-30T02:00:00Z", "yesterday",
+    ])
     func rejected(text: String) {
         #expect(UTC.parseRFC3339(text) == nil)
     }

@@ -1,6 +1,7 @@
-@testable import DRAuditCore
 import Foundation
 import Testing
+
+@testable import DRAuditCore
 
 struct PortalRunTests {
     @Test func aGapOverThirtyMinutesStartsANewRun() {
@@ -17,10 +18,11 @@ struct PortalRunTests {
     }
 
     @Test func expectedSitesAreThisRunsAndThoseSeenBothBeforeAndAfter() {
-        let files = run("2026-01-01T01:00:00Z", sites: [siteA, siteB])
-            + run("2026-01-02T01:00:00Z", sites: [siteA])          // B missing: seen before and after
-            + run("2026-01-03T01:00:00Z", sites: [siteA, siteB, siteC]) // C new: not expected earlier
-            + run("2026-01-04T01:00:00Z", sites: [siteA, siteC])    // B retired: not expected (never seen later)
+        let files =
+            run("2026-01-01T01:00:00Z", sites: [siteA, siteB])
+            + run("2026-01-02T01:00:00Z", sites: [siteA])  // B missing: seen before and after
+            + run("2026-01-03T01:00:00Z", sites: [siteA, siteB, siteC])  // C new: not expected earlier
+            + run("2026-01-04T01:00:00Z", sites: [siteA, siteC])  // B retired: not expected (never seen later)
         let runs = Pairing.runs(files)
         #expect(runs.map(\.missingSites) == [[], [siteB], [], []])
         #expect(runs.map(\.isComplete) == [true, false, true, true])
@@ -38,7 +40,7 @@ struct PortalRunTests {
     }
 
     @Test func skewIsTheDistanceToTheRunsInterval() {
-        let r = Pairing.runs(run("2026-01-01T01:00:00Z", sites: [siteA, siteB]))[0] // 01:00:00 … 01:00:20
+        let r = Pairing.runs(run("2026-01-01T01:00:00Z", sites: [siteA, siteB]))[0]  // 01:00:00 … 01:00:20
         #expect(Pairing.skew(utc("2026-01-01T01:00:10Z"), r) == 0)
         #expect(Pairing.skew(utc("2026-01-01T00:50:00Z"), r) == 600)
         #expect(Pairing.skew(utc("2026-01-01T01:10:20Z"), r) == 600)
@@ -60,7 +62,7 @@ struct PairingRuleTests {
     }
 
     @Test func toleranceIsInclusive() {
-        let files = run("2026-01-01T01:00:00Z", sites: [siteA]) // ends 01:00:10
+        let files = run("2026-01-01T01:00:00Z", sites: [siteA])  // ends 01:00:10
         let atEdge = full("2026-01-01T01:30:10Z")
         let beyond = full("2026-01-01T01:30:11Z")
         #expect(Pairing.pair(portalFiles: files, restorableManagement: [atEdge], policy: policy).pairs.count == 1)
@@ -102,7 +104,8 @@ struct PairingRuleTests {
     }
 
     @Test func incompleteRunsAreNotPaired() {
-        let files = run("2026-01-01T01:00:00Z", sites: [siteA, siteB]) + run("2026-01-02T01:00:00Z", sites: [siteA])
+        let files =
+            run("2026-01-01T01:00:00Z", sites: [siteA, siteB]) + run("2026-01-02T01:00:00Z", sites: [siteA])
             + run("2026-01-03T01:00:00Z", sites: [siteA, siteB])
         let m = full("2026-01-02T01:01:00Z")
         let result = Pairing.pair(portalFiles: files, restorableManagement: [m], policy: policy)
@@ -114,8 +117,9 @@ struct PairingRuleTests {
         let f = full("2026-01-01T01:00:00Z")
         let i1 = incr("2026-01-02T01:00:00Z", on: f, full: f, status: .incomplete)
         let i2 = incr("2026-01-03T01:00:00Z", on: i1, full: f)
-        let orphan = ManagementBackup(id: "20260101-010000F_20260104-010000I", format: .pgbackrest, type: "incr",
-                                      start: utc("2026-01-04T01:00:00Z"), stop: nil, prior: "20251231-010000F", status: .complete)
+        let orphan = ManagementBackup(
+            id: "20260101-010000F_20260104-010000I", format: .pgbackrest, type: "incr",
+            start: utc("2026-01-04T01:00:00Z"), stop: nil, prior: "20251231-010000F", status: .complete)
         #expect(Pairing.restorable([f, i1, i2, orphan]).map(\.id) == [f.id])
         #expect(Pairing.restorable([f], contradicted: [f.id]).isEmpty)
         let byID = Dictionary(uniqueKeysWithValues: [f, i1, i2, orphan].map { ($0.id, $0) })
@@ -129,8 +133,10 @@ struct PairingRuleTests {
 
 struct PortalInventoryTests {
     @Test func keepsNoNamesYetGivesBackEveryKey() {
-        let keys = ["2020/_portal_system_backup-20200422.095734.tar.gz", "2020/04/\(siteA)-20200422.095725.tar.gz",
-                    "\(siteB)-20200422.095726.tar.gz", "2020/\(siteA)-20200423.095725.tar.gz"]
+        let keys = [
+            "2020/_portal_system_backup-20200422.095734.tar.gz", "2020/04/\(siteA)-20200422.095725.tar.gz",
+            "\(siteB)-20200422.095726.tar.gz", "2020/\(siteA)-20200423.095725.tar.gz",
+        ]
         let files = keys.map { Classifier.portalFile(StorageObject(key: $0, size: 7, mtime: nil))! }
         let inventory = PortalInventory(files)
         #expect(inventory.files == files)
@@ -140,11 +146,16 @@ struct PortalInventoryTests {
     }
 
     @Test func excludesFilesByNameInAnyFolder() {
-        let files = ["a/\(siteA)-20200422.095725.tar.gz", "\(siteB)-20200422.095726.tar.gz", "_portal_system_backup-20200422.095734.tar.gz"]
-            .map { Classifier.portalFile(StorageObject(key: $0, size: 7, mtime: nil))! }
+        let files = [
+            "a/\(siteA)-20200422.095725.tar.gz", "\(siteB)-20200422.095726.tar.gz",
+            "_portal_system_backup-20200422.095734.tar.gz",
+        ]
+        .map { Classifier.portalFile(StorageObject(key: $0, size: 7, mtime: nil))! }
         let inventory = PortalInventory(files)
-        let kept = inventory.excluding(fileNames: ["\(siteA)-20200422.095725.tar.gz", "_portal_system_backup-20200422.095734.tar.gz",
-                                                   "unknown@x@y-20200422.095725.tar.gz", "junk"])
+        let kept = inventory.excluding(fileNames: [
+            "\(siteA)-20200422.095725.tar.gz", "_portal_system_backup-20200422.095734.tar.gz",
+            "unknown@x@y-20200422.095725.tar.gz", "junk",
+        ])
         #expect(kept.files.map(\.key) == ["\(siteB)-20200422.095726.tar.gz"])
     }
 
@@ -169,8 +180,14 @@ struct PortalInventoryTests {
                 expected.append((m, r, Pairing.skew(b.time, run)))
             }
         }
-        expected.sort { ($0.skew, -$0.r, -backups[$0.m].time.timeIntervalSince1970) < ($1.skew, -$1.r, -backups[$1.m].time.timeIntervalSince1970) }
-        var usedM: Set<Int> = [], usedR: Set<Int> = [], pairs: [String] = []
+        expected.sort {
+            ($0.skew, -$0.r, -backups[$0.m].time.timeIntervalSince1970) < (
+                $1.skew, -$1.r, -backups[$1.m].time.timeIntervalSince1970
+            )
+        }
+        var usedM: Set<Int> = []
+        var usedR: Set<Int> = []
+        var pairs: [String] = []
         for c in expected where !usedM.contains(c.m) && !usedR.contains(c.r) {
             usedM.insert(c.m)
             usedR.insert(c.r)

@@ -1,10 +1,12 @@
-@testable import DRAuditCore
 import Foundation
 import Testing
 
+@testable import DRAuditCore
+
 struct RestorePlanTests {
     func pairs() -> [Pair] {
-        let files = run("2026-01-01T01:00:00Z", sites: [siteA, siteB]) + run("2026-01-02T01:00:00Z", sites: [siteA, siteB])
+        let files =
+            run("2026-01-01T01:00:00Z", sites: [siteA, siteB]) + run("2026-01-02T01:00:00Z", sites: [siteA, siteB])
         let f = full("2026-01-01T01:02:00Z")
         let i = incr("2026-01-02T01:03:00Z", on: f, full: f)
         return Pairing.pair(portalFiles: files, restorableManagement: [f, i], policy: PairingPolicy()).pairs
@@ -14,35 +16,53 @@ struct RestorePlanTests {
         let p = pairs()
         #expect(try RestorePlan.choose(p, at: nil).restorePoint == utc("2026-01-02T01:03:00Z"))
         #expect(try RestorePlan.choose(p, at: utc("2026-01-01T12:00:00Z")).restorePoint == utc("2026-01-01T01:02:00Z"))
-        #expect(throws: RestorePlan.PlanError.noPairAtOrBefore(utc("2025-12-31T00:00:00Z"))) { try RestorePlan.choose(p, at: utc("2025-12-31T00:00:00Z")) }
+        #expect(throws: RestorePlan.PlanError.noPairAtOrBefore(utc("2025-12-31T00:00:00Z"))) {
+            try RestorePlan.choose(p, at: utc("2025-12-31T00:00:00Z"))
+        }
         #expect(throws: RestorePlan.PlanError.noPairs) { try RestorePlan.choose([], at: nil) }
     }
 
     @Test func pgBackRestFormNamesTheReadyRecord() throws {
         let pair = try RestorePlan.choose(pairs(), at: nil)
-        let records = [ClusterRecord(kind: .managementBackup, name: "mgmt-record-abc", phase: "Ready", objectName: pair.management.id)]
-        let cr = SubsystemCR(kind: "PortalCluster", name: "portal1", role: .portal, originalUID: "u", backup: BackupSpec(protocol: "sftp"))
-        let text = RestorePlan.render(pair: pair, portalCR: cr, managementCR: nil, managementRecords: records,
-                                      openFindings: [Finding("PORTAL_SITE_MISSING", .warn, "s", "a site is missing")])
-        #expect(text.contains("kind: ManagementRestore\nmetadata:\n  generateName: management-restore-\nspec:\n  backupName: \"mgmt-record-abc\"\n"))
-        #expect(text.contains("  type: system\n  portalCluster: \"portal1\"\n  systemName: \"_portal_system_backup-20260102.010000.tar.gz\"\n"))
-        #expect(text.components(separatedBy: "kind: PortalRestore").count == 4) // system + 2 sites
+        let records = [
+            ClusterRecord(
+                kind: .managementBackup, name: "mgmt-record-abc", phase: "Ready", objectName: pair.management.id)
+        ]
+        let cr = SubsystemCR(
+            kind: "PortalCluster", name: "portal1", role: .portal, originalUID: "u",
+            backup: BackupSpec(protocol: "sftp"))
+        let text = RestorePlan.render(
+            pair: pair, portalCR: cr, managementCR: nil, managementRecords: records,
+            openFindings: [Finding("PORTAL_SITE_MISSING", .warn, "s", "a site is missing")])
+        #expect(
+            text.contains(
+                "kind: ManagementRestore\nmetadata:\n  generateName: management-restore-\nspec:\n  backupName: \"mgmt-record-abc\"\n"
+            ))
+        #expect(
+            text.contains(
+                "  type: system\n  portalCluster: \"portal1\"\n  systemName: \"_portal_system_backup-20260102.010000.tar.gz\"\n"
+            ))
+        #expect(text.components(separatedBy: "kind: PortalRestore").count == 4)  // system + 2 sites
         #expect(text.contains("siteName: \"\(siteA)-20260102.010010.tar.gz\""))
         #expect(text.contains("#   warn PORTAL_SITE_MISSING: a site is missing"))
         // Without a record the name is a placeholder that cannot be applied by accident.
-        let unnamed = RestorePlan.render(pair: pair, portalCR: cr, managementCR: nil, managementRecords: nil, openFindings: [])
+        let unnamed = RestorePlan.render(
+            pair: pair, portalCR: cr, managementCR: nil, managementRecords: nil, openFindings: [])
         #expect(unnamed.contains("backupName: \"<ManagementBackup whose status.id is \(pair.management.id)>\""))
         #expect(unnamed.contains("# Checks still failing: none"))
     }
 
     @Test func edbFormForBarmanBackups() {
         let run = Pairing.runs(run("2023-09-18T10:10:00Z", sites: [siteA]))[0]
-        let backup = ManagementBackup(id: "management-0e88-db/20230918T101612", format: .barman, type: "full",
-                                      start: utc("2023-09-18T10:16:12Z"), stop: utc("2023-09-18T10:20:00Z"), prior: nil, status: .complete)
-        let spec = BackupSpec(protocol: "objstore", host: "s3.amazonaws.com/us-east-1", path: "bkt/mgmt", credentials: "mgmt-secret")
+        let backup = ManagementBackup(
+            id: "management-0e88-db/20230918T101612", format: .barman, type: "full",
+            start: utc("2023-09-18T10:16:12Z"), stop: utc("2023-09-18T10:20:00Z"), prior: nil, status: .complete)
+        let spec = BackupSpec(
+            protocol: "objstore", host: "s3.amazonaws.com/us-east-1", path: "bkt/mgmt", credentials: "mgmt-secret")
         let cr = SubsystemCR(kind: "ManagementCluster", name: "mgmt", role: .management, originalUID: "u", backup: spec)
-        let text = RestorePlan.render(pair: Pair(management: backup, run: run, skew: 590), portalCR: nil, managementCR: cr,
-                                      managementRecords: nil, openFindings: [])
+        let text = RestorePlan.render(
+            pair: Pair(management: backup, run: run, skew: 590), portalCR: nil, managementCR: cr,
+            managementRecords: nil, openFindings: [])
         #expect(text.contains("    apiconnect-operator/management-db: edb\n"))
         #expect(text.contains("  subsystemName: \"mgmt\"\n  backupId: \"20230918T101612\"\n"))
         #expect(text.contains("    path: \"bkt/mgmt/management-0e88-db\"\n"))
@@ -61,12 +81,19 @@ struct MetricsTests {
         let f = full("2026-01-01T01:02:00Z")
         input.managementBackups = [f, incr("2026-01-02T01:02:00Z", on: f, full: f)]
         let assessment = Audit.assess(input)
-        let text = Metrics.render(assessment, sources: [
-            .init(source: "portal", lastScanAt: utc("2026-01-03T00:59:00Z"), lastScanOK: true, lastScanDuration: 1.5, objects: 4),
-            .init(source: "we\"ird", lastScanAt: nil, lastScanOK: false, lastScanDuration: nil, objects: 0),
-        ], now: input.now)
+        let text = Metrics.render(
+            assessment,
+            sources: [
+                .init(
+                    source: "portal", lastScanAt: utc("2026-01-03T00:59:00Z"), lastScanOK: true, lastScanDuration: 1.5,
+                    objects: 4),
+                .init(source: "we\"ird", lastScanAt: nil, lastScanOK: false, lastScanDuration: nil, objects: 0),
+            ], now: input.now)
         #expect(text.contains("# TYPE dr_audit_restorable_pairs gauge\ndr_audit_restorable_pairs 2\n"))
-        #expect(text.contains("dr_audit_last_restorable_pair_timestamp_seconds \(Int(utc("2026-01-02T01:02:00Z").timeIntervalSince1970))\n"))
+        #expect(
+            text.contains(
+                "dr_audit_last_restorable_pair_timestamp_seconds \(Int(utc("2026-01-02T01:02:00Z").timeIntervalSince1970))\n"
+            ))
         #expect(text.contains("dr_audit_last_restorable_pair_age_seconds 86280\n"))
         #expect(text.contains("dr_audit_expected_interval_seconds 86400\n"))
         #expect(text.contains("dr_audit_last_scan_duration_seconds{source=\"portal\"} 1.5\n"))
@@ -74,7 +101,10 @@ struct MetricsTests {
         #expect(text.contains("dr_audit_findings{severity=\"fail\"} 0\n"))
         // Every sample line is `name{labels} value`.
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            #expect(line.range(of: #"^dr_audit_[a-z_]+(\{[a-z]+="([^"\\]|\\.)*"\})? -?[0-9.e+]+$"#, options: .regularExpression) != nil, "\(line)")
+            #expect(
+                line.range(
+                    of: #"^dr_audit_[a-z_]+(\{[a-z]+="([^"\\]|\\.)*"\})? -?[0-9.e+]+$"#, options: .regularExpression)
+                    != nil, "\(line)")
         }
     }
 }
@@ -84,20 +114,26 @@ struct ComplianceReportTests {
 
     func report() -> Report {
         var input = AuditInput(now: utc("2026-01-06T02:00:00Z"), policy: PairingPolicy(tolerance: 1800, rpo: 26 * 3600))
-        input.portalFiles = run("2026-01-01T01:00:00Z", sites: [siteA, hostile]) + run("2026-01-02T01:00:00Z", sites: [siteA])
+        input.portalFiles =
+            run("2026-01-01T01:00:00Z", sites: [siteA, hostile]) + run("2026-01-02T01:00:00Z", sites: [siteA])
             + run("2026-01-05T01:00:00Z", sites: [siteA, hostile])
         let f = full("2026-01-01T01:02:00Z")
-        input.managementBackups = [f, incr("2026-01-02T01:02:00Z", on: f, full: f), incr("2026-01-05T01:02:00Z", on: f, full: f),
-                                   full("2026-01-03T01:00:00Z", status: .failed)]
-        return Report(assessment: Audit.assess(input), now: input.now, policy: input.policy, managementBackups: input.managementBackups)
+        input.managementBackups = [
+            f, incr("2026-01-02T01:02:00Z", on: f, full: f), incr("2026-01-05T01:02:00Z", on: f, full: f),
+            full("2026-01-03T01:00:00Z", status: .failed),
+        ]
+        return Report(
+            assessment: Audit.assess(input), now: input.now, policy: input.policy,
+            managementBackups: input.managementBackups)
     }
 
     @Test func coverageAndGaps() {
         let r = report()
-        #expect(r.coverage == [
-            Report.SiteCoverage(site: hostile, runsWith: 2, runsMissing: 1, lastSeen: utc("2026-01-05T01:00:20Z")),
-            Report.SiteCoverage(site: siteA, runsWith: 3, runsMissing: 0, lastSeen: utc("2026-01-05T01:00:10Z")),
-        ])
+        #expect(
+            r.coverage == [
+                Report.SiteCoverage(site: hostile, runsWith: 2, runsMissing: 1, lastSeen: utc("2026-01-05T01:00:20Z")),
+                Report.SiteCoverage(site: siteA, runsWith: 3, runsMissing: 0, lastSeen: utc("2026-01-05T01:00:10Z")),
+            ])
         // Pairs on the 1st and the 5th (the 2nd misses a site): one gap of four days.
         #expect(r.gaps.map(\.from) == [utc("2026-01-01T01:02:00Z")])
     }
@@ -107,10 +143,10 @@ struct ComplianceReportTests {
         #expect(!page.lowercased().contains("<script"))
         #expect(page.contains("&lt;script&gt;alert(1)@&quot;cat&quot;"))
         #expect(page.contains("<svg"))
-        #expect(page.contains("fill=\"#cf222e\"")) // the failed management backup is drawn red
+        #expect(page.contains("fill=\"#cf222e\""))  // the failed management backup is drawn red
         let svg = report().timelineSVG()
         #expect(svg.components(separatedBy: "<circle").count - 1 == 4)
-        #expect(svg.components(separatedBy: "<line").count - 1 == 3) // two pair links and the axis
+        #expect(svg.components(separatedBy: "<line").count - 1 == 3)  // two pair links and the axis
     }
 
     @Test func markdownKeepsTablesIntact() {

@@ -1,28 +1,31 @@
-@testable import DRAuditCore
 import Foundation
 import Testing
+
+@testable import DRAuditCore
 
 /// The ListObjectsV2 page and error-body reader over libxml2's SAX2 interface.
 struct S3XMLTests {
     @Test func valuesAreReadAsAnyXMLReaderWouldReadThem() throws {
-        let page = try S3XML.parseList(Data("""
-            <?xml version="1.0" encoding="UTF-8"?>
-            <s3:ListBucketResult xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/">
-              <s3:IsTruncated>
-                true
-              </s3:IsTruncated>
-              <s3:Contents>
-                <s3:Key>p/&#x73;ite&amp;<![CDATA[<x>]]>.tar.gz</s3:Key>
-                <s3:Owner><s3:ID>o</s3:ID><s3:Key>not the object's</s3:Key></s3:Owner>
-                <s3:Size>
-                  42
-                </s3:Size>
-                <s3:LastModified> 2026-01-01T01:00:00.000Z </s3:LastModified>
-              </s3:Contents>
-              <s3:Contents><s3:Key> spaced key </s3:Key><s3:Size>0</s3:Size></s3:Contents>
-              <s3:NextContinuationToken>t&lt;1&gt;</s3:NextContinuationToken>
-            </s3:ListBucketResult>
-            """.utf8))
+        let page = try S3XML.parseList(
+            Data(
+                """
+                <?xml version="1.0" encoding="UTF-8"?>
+                <s3:ListBucketResult xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/">
+                  <s3:IsTruncated>
+                    true
+                  </s3:IsTruncated>
+                  <s3:Contents>
+                    <s3:Key>p/&#x73;ite&amp;<![CDATA[<x>]]>.tar.gz</s3:Key>
+                    <s3:Owner><s3:ID>o</s3:ID><s3:Key>not the object's</s3:Key></s3:Owner>
+                    <s3:Size>
+                      42
+                    </s3:Size>
+                    <s3:LastModified> 2026-01-01T01:00:00.000Z </s3:LastModified>
+                  </s3:Contents>
+                  <s3:Contents><s3:Key> spaced key </s3:Key><s3:Size>0</s3:Size></s3:Contents>
+                  <s3:NextContinuationToken>t&lt;1&gt;</s3:NextContinuationToken>
+                </s3:ListBucketResult>
+                """.utf8))
         // Keys keep their spaces (they are part of the name); sizes, flags and times do not.
         #expect(page.objects.map(\.key) == ["p/site&<x>.tar.gz", " spaced key "])
         #expect(page.objects.map(\.size) == [42, 0])
@@ -33,11 +36,13 @@ struct S3XMLTests {
     }
 
     @Test func onlyContentsEntriesAreObjects() throws {
-        let page = try S3XML.parseList(Data("""
-            <ListBucketResult><Key>root</Key><CommonPrefixes><Prefix>p/</Prefix><Key>x</Key><Size>1</Size></CommonPrefixes>
-            <Contents><Key>a</Key><Size>1</Size></Contents><Other><Contents><Key>b</Key><Size>2</Size></Contents></Other>
-            </ListBucketResult>
-            """.utf8))
+        let page = try S3XML.parseList(
+            Data(
+                """
+                <ListBucketResult><Key>root</Key><CommonPrefixes><Prefix>p/</Prefix><Key>x</Key><Size>1</Size></CommonPrefixes>
+                <Contents><Key>a</Key><Size>1</Size></Contents><Other><Contents><Key>b</Key><Size>2</Size></Contents></Other>
+                </ListBucketResult>
+                """.utf8))
         #expect(page.objects.map(\.key) == ["a"])
         #expect(try S3XML.parseList(Data("<ListBucketResult/>".utf8)).objects.isEmpty)
     }
@@ -66,9 +71,12 @@ struct S3XMLTests {
     }
 
     @Test func errorBodies() {
-        #expect(S3XML.parseError(Data("<Error><Code>SlowDown</Code></Error>".utf8)) == .init(code: "SlowDown", message: nil))
-        #expect(S3XML.parseError(Data("<Error><Message>m &amp; n</Message><Code>AccessDenied</Code></Error>".utf8))
-            == .init(code: "AccessDenied", message: "m & n"))
+        #expect(
+            S3XML.parseError(Data("<Error><Code>SlowDown</Code></Error>".utf8)) == .init(code: "SlowDown", message: nil)
+        )
+        #expect(
+            S3XML.parseError(Data("<Error><Message>m &amp; n</Message><Code>AccessDenied</Code></Error>".utf8))
+                == .init(code: "AccessDenied", message: "m & n"))
         #expect(S3XML.parseError(Data("<Error><Message>no code</Message></Error>".utf8)) == nil)
         #expect(S3XML.parseError(Data("<Error><Code>x</Code>".utf8)) == nil)
         #expect(S3XML.parseError(Data("<ListBucketResult/>".utf8)) == nil)

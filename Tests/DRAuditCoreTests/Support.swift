@@ -1,5 +1,6 @@
-@testable import DRAuditCore
 import Foundation
+
+@testable import DRAuditCore
 
 func utc(_ text: String) -> Date {
     guard let d = UTC.parseRFC3339(text) else { fatalError("bad test time \(text)") }
@@ -18,21 +19,27 @@ func run(_ at: String, sites: [String], system: Bool = true) -> [PortalBackupFil
     var files: [PortalBackupFile] = []
     if system { files.append(portalFile(PortalFileName.format(kind: .system, site: nil, time: start))) }
     for (i, site) in sites.enumerated() {
-        files.append(portalFile(PortalFileName.format(kind: .site, site: site, time: start.addingTimeInterval(Double(10 * (i + 1))))))
+        files.append(
+            portalFile(
+                PortalFileName.format(kind: .site, site: site, time: start.addingTimeInterval(Double(10 * (i + 1))))))
     }
     return files
 }
 
 func full(_ at: String, stopAfter: TimeInterval = 0, status: ManagementBackup.Status = .complete) -> ManagementBackup {
     let t = utc(at)
-    return ManagementBackup(id: label(t) + "F", format: .pgbackrest, type: "full", start: t, stop: t.addingTimeInterval(stopAfter),
-                            prior: nil, status: status)
+    return ManagementBackup(
+        id: label(t) + "F", format: .pgbackrest, type: "full", start: t, stop: t.addingTimeInterval(stopAfter),
+        prior: nil, status: status)
 }
 
-func incr(_ at: String, on prior: ManagementBackup, full: ManagementBackup, status: ManagementBackup.Status = .complete) -> ManagementBackup {
+func incr(_ at: String, on prior: ManagementBackup, full: ManagementBackup, status: ManagementBackup.Status = .complete)
+    -> ManagementBackup
+{
     let t = utc(at)
-    return ManagementBackup(id: "\(full.id)_\(label(t))I", format: .pgbackrest, type: "incr", start: t, stop: t,
-                            prior: prior.id, status: status)
+    return ManagementBackup(
+        id: "\(full.id)_\(label(t))I", format: .pgbackrest, type: "incr", start: t, stop: t,
+        prior: prior.id, status: status)
 }
 
 func label(_ d: Date) -> String {

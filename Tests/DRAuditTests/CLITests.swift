@@ -1,12 +1,15 @@
-@testable import DRAudit
 import DRAuditCore
 import Foundation
 import Testing
 
+@testable import DRAudit
+
 /// The CLI contract, end to end, through the real binary on generated local trees.
 @Suite(.serialized)
 struct CLITests {
-    func environment(_ options: SampleEnvironment.Options = sampleOptions(), name: String = #function) throws -> (TempDir, String) {
+    func environment(_ options: SampleEnvironment.Options = sampleOptions(), name: String = #function) throws -> (
+        TempDir, String
+    ) {
         let dir = try TempDir(name)
         let config = try SampleEnvironment.write(to: dir.url, options: options)
         return (dir, config.path)
@@ -26,15 +29,18 @@ struct CLITests {
         #expect(doc["generatedAt"] as? String == testNowText)
         #expect(doc["toleranceSeconds"] as? Int == 1800)
         let list = try #require(doc["pairs"] as? [[String: Any]])
-        #expect(list.count == 19) // 22 nights, less the interrupted, the late and the one missing a site
+        #expect(list.count == 19)  // 22 nights, less the interrupted, the late and the one missing a site
         let points = list.map { $0["restorePoint"] as! String }
         #expect(points == points.sorted(by: >))
-        #expect(points.allSatisfy { $0.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"#, options: .regularExpression) != nil })
+        #expect(
+            points.allSatisfy {
+                $0.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"#, options: .regularExpression) != nil
+            })
         let newest = list[0]
         #expect(newest["restorePoint"] as? String == "2026-03-15T01:04:50Z")
         #expect(newest["skewSeconds"] as? Int == 205)
         let management = try #require(newest["management"] as? [String: Any])
-        #expect(management["id"] as? String == "20260315-010000F") // a Sunday: the weekly full
+        #expect(management["id"] as? String == "20260315-010000F")  // a Sunday: the weekly full
         #expect(management["time"] as? String == "2026-03-15T01:04:50Z")
         let portal = try #require(newest["portal"] as? [String: Any])
         #expect(portal["system"] as? String == "_portal_system_backup-20260315.010005.tar.gz")
@@ -73,7 +79,9 @@ struct CLITests {
         #expect(try json(late.stdout)["status"] as? String == "fail")
         #expect(late.stdout.contains("RPO_EXCEEDED"))
 
-        let strict = try cli(["pairs", "--config", config, "--now", testNowText, "--tolerance", "1m", "--format", "json"])
+        let strict = try cli([
+            "pairs", "--config", config, "--now", testNowText, "--tolerance", "1m", "--format", "json",
+        ])
         #expect(strict.status == 0)
         #expect((try json(strict.stdout)["pairs"] as? [Any])?.isEmpty == true)
         #expect(try json(strict.stdout)["toleranceSeconds"] as? Int == 60)
@@ -131,16 +139,19 @@ struct CLITests {
         let original = try String(contentsOfFile: config, encoding: .utf8)
         try (original + "pairing: [unclosed\n").write(toFile: config, atomically: true, encoding: .utf8)
         try expectOneLine(["scan", "--config", config], mentions: "dr-audit.yaml")
-        try original.replacingOccurrences(of: "tolerance: 30m", with: "tolerance: 30x").write(toFile: config, atomically: true, encoding: .utf8)
+        try original.replacingOccurrences(of: "tolerance: 30m", with: "tolerance: 30x").write(
+            toFile: config, atomically: true, encoding: .utf8)
         try expectOneLine(["scan", "--config", config], mentions: "pairing.tolerance")
-        try original.replacingOccurrences(of: "  rpo: 26h", with: "  rpo: 26h\n  tolerence: 1h").write(toFile: config, atomically: true, encoding: .utf8)
+        try original.replacingOccurrences(of: "  rpo: 26h", with: "  rpo: 26h\n  tolerence: 1h").write(
+            toFile: config, atomically: true, encoding: .utf8)
         try expectOneLine(["scan", "--config", config], mentions: "pairing.tolerence")
         try original.write(toFile: config, atomically: true, encoding: .utf8)
 
-        try "kind: PortalCluster\nmetadata: {name: portal}\nspec: {}\n".write(toFile: dir.path("portal_cr.yaml"), atomically: true, encoding: .utf8)
+        try "kind: PortalCluster\nmetadata: {name: portal}\nspec: {}\n".write(
+            toFile: dir.path("portal_cr.yaml"), atomically: true, encoding: .utf8)
         try expectOneLine(["scan", "--config", config], mentions: "portal_cr.yaml")
         let scans: [Int] = try Index(path: dir.path("dr-audit.sqlite")).query("SELECT count(*) FROM scans")
-        #expect(scans == [0]) // a config mistake stops before anything is written
+        #expect(scans == [0])  // a config mistake stops before anything is written
     }
 
     @Test func credentialsNeverReachOutputOrIndex() throws {
@@ -156,14 +167,22 @@ struct CLITests {
             """
         try broken.write(toFile: dir.path("mgmt-backup-secret.yaml"), atomically: true, encoding: .utf8)
         var outputs = ""
-        for args in [["scan"], ["pairs", "--format", "json"], ["audit", "--format", "json"], ["audit"], ["scan", "--verbose"]] {
-            let r = try cli(args + ["--config", config, "--now", testNowText].filter { !(args[0] == "scan" && ($0 == "--now" || $0 == testNowText)) })
+        for args in [
+            ["scan"], ["pairs", "--format", "json"], ["audit", "--format", "json"], ["audit"], ["scan", "--verbose"],
+        ] {
+            let r = try cli(
+                args
+                    + ["--config", config, "--now", testNowText].filter {
+                        !(args[0] == "scan" && ($0 == "--now" || $0 == testNowText))
+                    })
             outputs += r.stdout + r.stderr
         }
         #expect(outputs.contains("BACKUP_SECRET_INVALID"))
         #expect(outputs.contains("data.password is not valid base64"))
         let index = try Data(contentsOf: dir.url.appendingPathComponent("dr-audit.sqlite"))
-        for secret in [SampleEnvironment.portalPassword, SampleEnvironment.managementSecret, SampleEnvironment.managementKey] {
+        for secret in [
+            SampleEnvironment.portalPassword, SampleEnvironment.managementSecret, SampleEnvironment.managementKey,
+        ] {
             for form in [secret, Data(secret.utf8).base64EncodedString()] {
                 #expect(!outputs.contains(form), "output leaks \(form.prefix(3))…")
                 #expect(index.range(of: Data(form.utf8)) == nil, "index leaks \(form.prefix(3))…")
@@ -189,20 +208,25 @@ struct CLITests {
         let statuses: [String] = try index.query("SELECT status FROM scans ORDER BY id")
         #expect(statuses == Array(repeating: "ok", count: 6))
         // Whichever came second found nothing new: every object is present exactly once.
-        let duplicates: [Int] = try index.query("SELECT count(*) FROM (SELECT key FROM objects WHERE gone_scan IS NULL GROUP BY source, key HAVING count(*) > 1)")
+        let duplicates: [Int] = try index.query(
+            "SELECT count(*) FROM (SELECT key FROM objects WHERE gone_scan IS NULL GROUP BY source, key HAVING count(*) > 1)"
+        )
         #expect(duplicates == [0])
     }
 
     @Test func metricsAndRestorePlan() throws {
         let (dir, config) = try environment()
         #expect(try cli(["scan", "--config", config]).status == 0)
-        let metrics = try cli(["metrics", "--config", config, "--now", testNowText, "--output", dir.path("dr-audit.prom")])
+        let metrics = try cli([
+            "metrics", "--config", config, "--now", testNowText, "--output", dir.path("dr-audit.prom"),
+        ])
         #expect(metrics.status == 0, "\(metrics.stderr)")
         let prom = try String(contentsOfFile: dir.path("dr-audit.prom"), encoding: .utf8)
         #expect(prom.contains("dr_audit_restorable_pairs 19\n"))
         #expect(prom.contains("dr_audit_audit_status 1\n"))
         #expect(prom.contains("dr_audit_objects{source=\"portal\"} 88\n"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.contains(".tmp-") }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.contains(".tmp-") }.isEmpty)
         let badOutput = try cli(["metrics", "--config", config, "--output", dir.path("no/such/folder/x.prom")])
         #expect(badOutput.status == 3)
         #expect(badOutput.stderr.contains("x.prom"))
@@ -212,8 +236,10 @@ struct CLITests {
         #expect(plan.stdout.contains("restoring to 2026-03-15T01:04:50Z"))
         #expect(plan.stdout.contains("backupName: \"mgmt-record-20260315-010000f\""))
         #expect(plan.stdout.contains("systemName: \"_portal_system_backup-20260315.010005.tar.gz\""))
-        let earlier = try cli(["restore-plan", "--config", config, "--now", testNowText, "--at", "2026-03-10T12:00:00Z"])
-        #expect(earlier.stdout.contains("restoring to 2026-03-09T01:04:50Z")) // the 10th misses a site
+        let earlier = try cli([
+            "restore-plan", "--config", config, "--now", testNowText, "--at", "2026-03-10T12:00:00Z",
+        ])
+        #expect(earlier.stdout.contains("restoring to 2026-03-09T01:04:50Z"))  // the 10th misses a site
         let none = try cli(["restore-plan", "--config", config, "--at", "2020-01-01T00:00:00Z"])
         #expect(none.status == 3)
         #expect(none.stderr.contains("no restorable pair has a restore point at or before 2020-01-01T00:00:00Z"))
@@ -224,16 +250,22 @@ struct CLITests {
         let (dir, config) = try environment()
         #expect(try cli(["scan", "--config", config]).status == 0)
         for format in ["markdown", "html", "json"] {
-            let r = try cli(["report", "--config", config, "--now", testNowText, "--format", format, "--output", dir.path("report.\(format)")])
+            let r = try cli([
+                "report", "--config", config, "--now", testNowText, "--format", format, "--output",
+                dir.path("report.\(format)"),
+            ])
             #expect(r.status == 0, "\(r.stderr)")
         }
         #expect(try String(contentsOfFile: dir.path("report.markdown"), encoding: .utf8).contains("## Site coverage"))
-        #expect(try json(String(contentsOfFile: dir.path("report.json"), encoding: .utf8))["status"] as? String == "warn")
+        #expect(
+            try json(String(contentsOfFile: dir.path("report.json"), encoding: .utf8))["status"] as? String == "warn")
 
         // The page must render in a real browser, carry its SVG timeline and no script.
         let chromium = Process()
         chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-        chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + dir.path("report.html")]
+        chromium.arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + dir.path("report.html"),
+        ]
         let out = Pipe()
         chromium.standardOutput = out
         chromium.standardError = FileHandle.nullDevice
@@ -251,13 +283,18 @@ struct CLITests {
         let (dir, config) = try environment()
         let current = try String(contentsOfFile: dir.path("portal_cr.yaml"), encoding: .utf8)
         // The original as saved before the disaster: other UID, other portal endpoint.
-        let original = current.replacingOccurrences(of: "  namespace: apic\n", with: "  namespace: apic\n  uid: 11111111-2222-3333-4444-555555555555\n")
-            .replacingOccurrences(of: "  originalUID: 5f1c3a9e-7d2b-4e8a-9c61-2b7f0d4e8a11\n", with: "")
-            .replacingOccurrences(of: "spec:\n", with: "spec:\n  portalUIEndpoint:\n    hosts:\n    - name: portal.old.example.com\n")
+        let original = current.replacingOccurrences(
+            of: "  namespace: apic\n", with: "  namespace: apic\n  uid: 11111111-2222-3333-4444-555555555555\n"
+        )
+        .replacingOccurrences(of: "  originalUID: 5f1c3a9e-7d2b-4e8a-9c61-2b7f0d4e8a11\n", with: "")
+        .replacingOccurrences(
+            of: "spec:\n", with: "spec:\n  portalUIEndpoint:\n    hosts:\n    - name: portal.old.example.com\n")
         try original.write(toFile: dir.path("portal_cr.original.yaml"), atomically: true, encoding: .utf8)
         let text = try String(contentsOfFile: config, encoding: .utf8)
-        try text.replacingOccurrences(of: "  cr: ./portal_cr.yaml\n", with: "  cr: ./portal_cr.yaml\n  baseline: ./portal_cr.original.yaml\n")
-            .write(toFile: config, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(
+            of: "  cr: ./portal_cr.yaml\n", with: "  cr: ./portal_cr.yaml\n  baseline: ./portal_cr.original.yaml\n"
+        )
+        .write(toFile: config, atomically: true, encoding: .utf8)
         #expect(try cli(["scan", "--config", config]).status == 0)
         let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
         #expect(audit.status == 2)
@@ -295,7 +332,8 @@ struct CLITests {
         for command in ["audit", "scan"] {
             let r = try asNobody([command, "--config", config])
             #expect(r.status == 3)
-            #expect(r.stderr == "dr-audit: index \(dir.path("dr-audit.sqlite")) is read-only; dr-audit needs to write it\n")
+            #expect(
+                r.stderr == "dr-audit: index \(dir.path("dr-audit.sqlite")) is read-only; dr-audit needs to write it\n")
         }
         #expect(try Data(contentsOf: dir.url.appendingPathComponent("dr-audit.sqlite")) == before)
     }

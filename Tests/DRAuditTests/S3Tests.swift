@@ -1,15 +1,19 @@
-@testable import DRAudit
 import DRAuditCore
 import Foundation
 import Testing
 
+@testable import DRAudit
+
 /// Against the real SeaweedFS S3 started by scripts/test-servers.sh; signatures are verified there.
 @Suite(.serialized)
 struct S3Tests {
-    func target(_ server: S3Server, bucket: String, folder: String = "", endpoint: String? = nil, style: String = "path",
-                credentials: BackupCredentials? = nil) throws -> S3Target {
-        let location = try S3Location.from(host: "s3.example.com/us-east-1", path: "\(bucket)/\(folder)", provider: "custom",
-                                           uriStyle: style, endpointOverride: endpoint ?? server.endpoint)
+    func target(
+        _ server: S3Server, bucket: String, folder: String = "", endpoint: String? = nil, style: String = "path",
+        credentials: BackupCredentials? = nil
+    ) throws -> S3Target {
+        let location = try S3Location.from(
+            host: "s3.example.com/us-east-1", path: "\(bucket)/\(folder)", provider: "custom",
+            uriStyle: style, endpointOverride: endpoint ?? server.endpoint)
         var settings = S3Target.Settings(location: location, credentials: credentials ?? server.credentials)
         settings.timeout = 5
         settings.retry = RetryPolicy(attempts: 5, base: 0.05, cap: 0.5)
@@ -25,20 +29,27 @@ struct S3Tests {
     @Test func listsUnderAPrefixWithSizesAndTimes() throws {
         let server = try S3Server.running()
         let bucket = try server.bucket()
-        try server.put(bucket: bucket, [
-            ("portal/_portal_system_backup-20260101.010000.tar.gz", Data("system".utf8)),
-            ("portal/portal-web.think.org@e1@enterprise-20260101.010030.tar.gz", Data("site!".utf8)),
-            ("portal/2026/nested@x@y-20260101.010040.tar.gz", Data()),
-            ("portal-other/not-mine.tar.gz", Data("x".utf8)),
-            ("management/backup/apic/backup.info", Data("[backup:current]\n".utf8)),
-        ])
+        try server.put(
+            bucket: bucket,
+            [
+                ("portal/_portal_system_backup-20260101.010000.tar.gz", Data("system".utf8)),
+                ("portal/portal-web.think.org@e1@enterprise-20260101.010030.tar.gz", Data("site!".utf8)),
+                ("portal/2026/nested@x@y-20260101.010040.tar.gz", Data()),
+                ("portal-other/not-mine.tar.gz", Data("x".utf8)),
+                ("management/backup/apic/backup.info", Data("[backup:current]\n".utf8)),
+            ])
         let objects = try listAll(target(server, bucket: bucket, folder: "portal"))
-        #expect(objects.map(\.key) == ["2026/nested@x@y-20260101.010040.tar.gz", "_portal_system_backup-20260101.010000.tar.gz",
-                                       "portal-web.think.org@e1@enterprise-20260101.010030.tar.gz"])
+        #expect(
+            objects.map(\.key) == [
+                "2026/nested@x@y-20260101.010040.tar.gz", "_portal_system_backup-20260101.010000.tar.gz",
+                "portal-web.think.org@e1@enterprise-20260101.010030.tar.gz",
+            ])
         #expect(objects.map(\.size) == [0, 6, 5])
         #expect(objects.allSatisfy { abs(($0.mtime ?? .distantPast).timeIntervalSinceNow) < 300 })
         let mgmt = try target(server, bucket: bucket, folder: "management")
-        #expect(String(decoding: try mgmt.read("backup/apic/backup.info", limit: 1000), as: UTF8.self) == "[backup:current]\n")
+        #expect(
+            String(decoding: try mgmt.read("backup/apic/backup.info", limit: 1000), as: UTF8.self)
+                == "[backup:current]\n")
         #expect(throws: DRAuditError.self) { try mgmt.read("backup/apic/backup.info", limit: 3) }
     }
 
@@ -47,7 +58,10 @@ struct S3Tests {
         let bucket = try server.bucket()
         let start = UTC.date(year: 2026, month: 1, day: 1)!
         let keys = (0..<10_000).map { i in
-            "p/" + PortalFileName.format(kind: .site, site: "portal.example.com@org\(i % 40)@cat", time: start.addingTimeInterval(Double(i * 60)))
+            "p/"
+                + PortalFileName.format(
+                    kind: .site, site: "portal.example.com@org\(i % 40)@cat",
+                    time: start.addingTimeInterval(Double(i * 60)))
         }
         try server.put(bucket: bucket, keys.map { ($0, Data("x".utf8)) })
         let objects = try listAll(target(server, bucket: bucket, folder: "p"))
@@ -69,8 +83,9 @@ struct S3Tests {
         let server = try S3Server.running()
         let bucket = try server.bucket()
         try server.put(bucket: bucket, [("a/b.tar.gz", Data("1".utf8))])
-        let location = try S3Location.from(host: "s3.example.com/us-east-1", path: "\(bucket)/a", provider: "custom", uriStyle: "path",
-                                           endpointOverride: server.httpsEndpoint)
+        let location = try S3Location.from(
+            host: "s3.example.com/us-east-1", path: "\(bucket)/a", provider: "custom", uriStyle: "path",
+            endpointOverride: server.httpsEndpoint)
         var settings = S3Target.Settings(location: location, credentials: server.credentials)
         settings.retry = RetryPolicy(attempts: 1)
         settings.caBundle = server.caBundle
@@ -86,25 +101,36 @@ struct S3Tests {
         let bucket = try server.bucket()
         let wrongSecret = "Wrong\(UUID().uuidString)"
         let signature = try #require(throws: DRAuditError.self) {
-            try listAll(target(server, bucket: bucket, credentials: BackupCredentials(username: server.accessKey, password: wrongSecret)))
+            try listAll(
+                target(
+                    server, bucket: bucket,
+                    credentials: BackupCredentials(username: server.accessKey, password: wrongSecret)))
         }
         #expect(signature.code == "TARGET_AUTH_FAILED")
         #expect(signature.message.contains("SignatureDoesNotMatch"))
         #expect(!signature.message.contains(wrongSecret) && !signature.message.contains(server.accessKey))
 
         let unknown = try #require(throws: DRAuditError.self) {
-            try listAll(target(server, bucket: bucket, credentials: BackupCredentials(username: "AKUNKNOWN000000", password: "x")))
+            try listAll(
+                target(
+                    server, bucket: bucket, credentials: BackupCredentials(username: "AKUNKNOWN000000", password: "x")))
         }
         #expect(unknown.code == "TARGET_AUTH_FAILED")
         #expect(unknown.message.contains("InvalidAccessKeyId"))
 
         let denied = try #require(throws: DRAuditError.self) {
-            try listAll(target(server, bucket: bucket, credentials: BackupCredentials(username: server.limitedAccessKey, password: server.limitedSecretKey)))
+            try listAll(
+                target(
+                    server, bucket: bucket,
+                    credentials: BackupCredentials(username: server.limitedAccessKey, password: server.limitedSecretKey)
+                ))
         }
         #expect(denied.code == "TARGET_AUTH_FAILED")
         #expect(denied.message.contains("AccessDenied"))
 
-        let missing = try #require(throws: DRAuditError.self) { try listAll(target(server, bucket: "no-such-bucket-\(UUID().uuidString.prefix(6).lowercased())")) }
+        let missing = try #require(throws: DRAuditError.self) {
+            try listAll(target(server, bucket: "no-such-bucket-\(UUID().uuidString.prefix(6).lowercased())"))
+        }
         #expect(missing.code == "TARGET_UNREACHABLE")
         #expect(missing.message.contains("does not exist"))
     }
@@ -116,7 +142,9 @@ struct S3Tests {
         let proxy = try ScriptServer(faultProxyTo: server.endpoint, ["--slowdown", "3"])
         #expect(try listAll(target(server, bucket: bucket, folder: "a", endpoint: proxy.endpoint)).count == 1)
         let hopeless = try ScriptServer(faultProxyTo: server.endpoint, ["--slowdown", "1000"])
-        let error = try #require(throws: DRAuditError.self) { try listAll(target(server, bucket: bucket, folder: "a", endpoint: hopeless.endpoint)) }
+        let error = try #require(throws: DRAuditError.self) {
+            try listAll(target(server, bucket: bucket, folder: "a", endpoint: hopeless.endpoint))
+        }
         #expect(error.message.contains("SlowDown"))
         #expect(error.message.contains("gave up after 5 attempts"))
     }
@@ -126,7 +154,9 @@ struct S3Tests {
         let bucket = try server.bucket()
         try server.put(bucket: bucket, (0..<30).map { ("a/\($0).tar.gz", Data("1".utf8)) })
         let proxy = try ScriptServer(faultProxyTo: server.endpoint, ["--truncate-after", "0"])
-        let error = try #require(throws: DRAuditError.self) { try listAll(target(server, bucket: bucket, folder: "a", endpoint: proxy.endpoint)) }
+        let error = try #require(throws: DRAuditError.self) {
+            try listAll(target(server, bucket: bucket, folder: "a", endpoint: proxy.endpoint))
+        }
         #expect(error.message.contains("truncated or malformed XML"))
     }
 
@@ -143,7 +173,8 @@ struct S3Tests {
 
         // Two pages pass, then the server is gone: the third page fails after its retries.
         let proxy = try ScriptServer(faultProxyTo: server.endpoint, ["--die-after", "2"])
-        let report = try scanner.scan(role: .portal, target: target(server, bucket: bucket, folder: "a", endpoint: proxy.endpoint))
+        let report = try scanner.scan(
+            role: .portal, target: target(server, bucket: bucket, folder: "a", endpoint: proxy.endpoint))
         #expect(report.error?.code == "TARGET_UNREACHABLE")
         #expect(report.error?.message.contains("gave up after 5 attempts") == true)
         let after: [String] = try index.query("SELECT key || size || ifnull(gone_scan, '-') FROM objects ORDER BY id")
@@ -164,17 +195,20 @@ struct S3Tests {
         try walker.list { uploads.append(("management/" + $0.key, try walker.read($0.key, limit: 1 << 20))) }
         try server.put(bucket: bucket, uploads)
         try """
-            apiVersion: v1
-            kind: Secret
-            metadata: {name: mgmt-backup-secret}
-            data:
-              key: \(Data(server.accessKey.utf8).base64EncodedString())
-              keysecret: \(Data(server.secretKey.utf8).base64EncodedString())
-            """.write(toFile: dir.path("mgmt-backup-secret.yaml"), atomically: true, encoding: .utf8)
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: mgmt-backup-secret}
+        data:
+          key: \(Data(server.accessKey.utf8).base64EncodedString())
+          keysecret: \(Data(server.secretKey.utf8).base64EncodedString())
+        """.write(toFile: dir.path("mgmt-backup-secret.yaml"), atomically: true, encoding: .utf8)
         var text = try String(contentsOf: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "    protocol: local\n    path: ./storage/management",
-                                         with: "    protocol: objstore\n    path: \(bucket)/management")
-        text = text.replacingOccurrences(of: "  secret: ./mgmt-backup-secret.yaml", with: "  secret: ./mgmt-backup-secret.yaml\n  endpoint: \(server.endpoint)")
+        text = text.replacingOccurrences(
+            of: "    protocol: local\n    path: ./storage/management",
+            with: "    protocol: objstore\n    path: \(bucket)/management")
+        text = text.replacingOccurrences(
+            of: "  secret: ./mgmt-backup-secret.yaml",
+            with: "  secret: ./mgmt-backup-secret.yaml\n  endpoint: \(server.endpoint)")
         try text.write(to: config, atomically: true, encoding: .utf8)
 
         let scan = try cli(["scan", "--config", config.path])
@@ -185,56 +219,87 @@ struct S3Tests {
         let everything = scan.stdout + scan.stderr + pairs.stdout + pairs.stderr
         #expect(!everything.contains(server.secretKey) && !everything.contains(server.accessKey))
         let index = try Data(contentsOf: dir.url.appendingPathComponent("dr-audit.sqlite"))
-        #expect(index.range(of: Data(server.secretKey.utf8)) == nil && index.range(of: Data(server.accessKey.utf8)) == nil)
+        #expect(
+            index.range(of: Data(server.secretKey.utf8)) == nil && index.range(of: Data(server.accessKey.utf8)) == nil)
     }
 }
 
 struct S3LocationTests {
     @Test func apicConventions() throws {
-        let aws = try S3Location.from(host: "s3.amazonaws.com/us-east-1", path: "my-bucket/apic/portal", provider: "aws", uriStyle: nil, endpointOverride: nil)
+        let aws = try S3Location.from(
+            host: "s3.amazonaws.com/us-east-1", path: "my-bucket/apic/portal", provider: "aws", uriStyle: nil,
+            endpointOverride: nil)
         #expect(aws.scheme == "https")
         #expect(aws.endpoint == "s3.amazonaws.com")
         #expect(aws.region == "us-east-1")
         #expect(aws.bucket == "my-bucket")
         #expect(aws.prefix == "apic/portal/")
         #expect(aws.style == .virtual)
-        #expect(aws.listURL(continuationToken: nil) == "https://my-bucket.s3.amazonaws.com/?list-type=2&max-keys=1000&prefix=apic%2Fportal%2F")
-        let ibm = try S3Location.from(host: "s3.eu-gb.cloud-object-storage.appdomain.cloud/eu-standard", path: "bkt", provider: "ibm",
-                                      uriStyle: "path", endpointOverride: nil)
+        #expect(
+            aws.listURL(continuationToken: nil)
+                == "https://my-bucket.s3.amazonaws.com/?list-type=2&max-keys=1000&prefix=apic%2Fportal%2F")
+        let ibm = try S3Location.from(
+            host: "s3.eu-gb.cloud-object-storage.appdomain.cloud/eu-standard", path: "bkt", provider: "ibm",
+            uriStyle: "path", endpointOverride: nil)
         #expect(ibm.region == "eu-standard")
         #expect(ibm.prefix == "")
-        #expect(ibm.listURL(continuationToken: "a+b/c=") ==
-            "https://s3.eu-gb.cloud-object-storage.appdomain.cloud/bkt?continuation-token=a%2Bb%2Fc%3D&list-type=2&max-keys=1000&prefix=")
-        #expect(ibm.objectURL("backup/apic/x@y.info") == "https://s3.eu-gb.cloud-object-storage.appdomain.cloud/bkt/backup/apic/x%40y.info")
-        let local = try S3Location.from(host: "minio.internal/us-east-1", path: "/bkt/a/", provider: "custom", uriStyle: nil,
-                                        endpointOverride: "http://127.0.0.1:8333")
+        #expect(
+            ibm.listURL(continuationToken: "a+b/c=")
+                == "https://s3.eu-gb.cloud-object-storage.appdomain.cloud/bkt?continuation-token=a%2Bb%2Fc%3D&list-type=2&max-keys=1000&prefix="
+        )
+        #expect(
+            ibm.objectURL("backup/apic/x@y.info")
+                == "https://s3.eu-gb.cloud-object-storage.appdomain.cloud/bkt/backup/apic/x%40y.info")
+        let local = try S3Location.from(
+            host: "minio.internal/us-east-1", path: "/bkt/a/", provider: "custom", uriStyle: nil,
+            endpointOverride: "http://127.0.0.1:8333")
         #expect(local.scheme == "http")
         #expect(local.endpoint == "127.0.0.1:8333")
         #expect(local.prefix == "a/")
-        #expect(throws: DocumentError.self) { try S3Location.from(host: nil, path: "b", provider: nil, uriStyle: nil, endpointOverride: nil) }
-        #expect(throws: DocumentError.self) { try S3Location.from(host: "h", path: "", provider: nil, uriStyle: nil, endpointOverride: nil) }
-        #expect(throws: DocumentError.self) { try S3Location.from(host: "h", path: "Bad_Bucket!", provider: nil, uriStyle: nil, endpointOverride: nil) }
-        #expect(throws: DocumentError.self) { try S3Location.from(host: "h", path: "b", provider: nil, uriStyle: "weird", endpointOverride: nil) }
-        #expect(throws: DocumentError.self) { try S3Location.from(host: "h", path: "b", provider: nil, uriStyle: nil, endpointOverride: "ftp://x") }
+        #expect(throws: DocumentError.self) {
+            try S3Location.from(host: nil, path: "b", provider: nil, uriStyle: nil, endpointOverride: nil)
+        }
+        #expect(throws: DocumentError.self) {
+            try S3Location.from(host: "h", path: "", provider: nil, uriStyle: nil, endpointOverride: nil)
+        }
+        #expect(throws: DocumentError.self) {
+            try S3Location.from(host: "h", path: "Bad_Bucket!", provider: nil, uriStyle: nil, endpointOverride: nil)
+        }
+        #expect(throws: DocumentError.self) {
+            try S3Location.from(host: "h", path: "b", provider: nil, uriStyle: "weird", endpointOverride: nil)
+        }
+        #expect(throws: DocumentError.self) {
+            try S3Location.from(host: "h", path: "b", provider: nil, uriStyle: nil, endpointOverride: "ftp://x")
+        }
     }
 
     @Test func xmlPagesAndErrors() throws {
-        let page = try S3XML.parseList(Data("""
-            <?xml version="1.0" encoding="UTF-8"?>
-            <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><IsTruncated>true</IsTruncated>
-            <Contents><Key>a&amp;b.tar.gz</Key><LastModified>2026-01-01T01:00:00.000Z</LastModified><ETag>&#34;x&#34;</ETag><Size>12</Size></Contents>
-            <NextContinuationToken>tok/1=</NextContinuationToken></ListBucketResult>
-            """.utf8))
+        let page = try S3XML.parseList(
+            Data(
+                """
+                <?xml version="1.0" encoding="UTF-8"?>
+                <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><IsTruncated>true</IsTruncated>
+                <Contents><Key>a&amp;b.tar.gz</Key><LastModified>2026-01-01T01:00:00.000Z</LastModified><ETag>&#34;x&#34;</ETag><Size>12</Size></Contents>
+                <NextContinuationToken>tok/1=</NextContinuationToken></ListBucketResult>
+                """.utf8))
         #expect(page.objects.map(\.key) == ["a&b.tar.gz"])
         #expect(page.objects[0].size == 12)
         #expect(page.objects[0].lastModified == UTC.parseRFC3339("2026-01-01T01:00:00Z"))
         #expect(page.isTruncated)
         #expect(page.nextContinuationToken == "tok/1=")
-        #expect(throws: S3XML.XMLError.self) { try S3XML.parseList(Data("<ListBucketResult><Contents><Key>a</Key>".utf8)) }
-        #expect(throws: S3XML.XMLError.self) { try S3XML.parseList(Data("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>".utf8)) }
+        #expect(throws: S3XML.XMLError.self) {
+            try S3XML.parseList(Data("<ListBucketResult><Contents><Key>a</Key>".utf8))
+        }
+        #expect(throws: S3XML.XMLError.self) {
+            try S3XML.parseList(Data("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>".utf8))
+        }
         #expect(throws: S3XML.XMLError.self) { try S3XML.parseList(Data("<Error><Code>x</Code></Error>".utf8)) }
-        #expect(throws: S3XML.XMLError.self) { try S3XML.parseList(Data("<ListBucketResult><Contents><Key>a</Key></Contents></ListBucketResult>".utf8)) }
-        #expect(S3XML.parseError(Data("<Error><Code>NoSuchBucket</Code><Message>gone</Message></Error>".utf8)) == .init(code: "NoSuchBucket", message: "gone"))
+        #expect(throws: S3XML.XMLError.self) {
+            try S3XML.parseList(Data("<ListBucketResult><Contents><Key>a</Key></Contents></ListBucketResult>".utf8))
+        }
+        #expect(
+            S3XML.parseError(Data("<Error><Code>NoSuchBucket</Code><Message>gone</Message></Error>".utf8))
+                == .init(code: "NoSuchBucket", message: "gone"))
         #expect(S3XML.parseError(Data("<html>502</html>".utf8)) == nil)
     }
 

@@ -1,14 +1,16 @@
-@testable import DRAudit
 import DRAuditCore
 import Foundation
 import Testing
+
+@testable import DRAudit
 
 /// Against the real OpenSSH sshd started by scripts/test-servers.sh.
 @Suite(.serialized)
 struct SFTPTests {
     func settings(_ server: SSHServer, path: String, password: String? = nil) -> SFTPTarget.Settings {
-        var s = SFTPTarget.Settings(host: "127.0.0.1", port: server.port, path: path,
-                                    credentials: BackupCredentials(username: server.user, password: password ?? server.password))
+        var s = SFTPTarget.Settings(
+            host: "127.0.0.1", port: server.port, path: path,
+            credentials: BackupCredentials(username: server.user, password: password ?? server.password))
         s.knownHosts = server.knownHosts
         s.timeout = 10
         return s
@@ -29,12 +31,15 @@ struct SFTPTests {
         try FileManager.default.createDirectory(atPath: tree.path + "/empty", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: tree.path + "/link", withDestinationPath: "/etc")
         let mtime = Date(timeIntervalSince1970: 1_767_229_200)
-        try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: tree.path + "/_portal_system_backup-20260101.010000.tar.gz")
+        try FileManager.default.setAttributes(
+            [.modificationDate: mtime], ofItemAtPath: tree.path + "/_portal_system_backup-20260101.010000.tar.gz")
 
         let objects = try listAll(SFTPTarget(settings(server, path: tree.path)))
         // Depth-first: a folder's files, then its sub-folders in name order. The link and the empty folder add nothing.
-        let expected = ["_portal_system_backup-20260101.010000.tar.gz", "2026/empty-dir-sibling.txt",
-                        "2026/01/portal-web.think.org@e1@enterprise-20260101.010030.tar.gz"]
+        let expected = [
+            "_portal_system_backup-20260101.010000.tar.gz", "2026/empty-dir-sibling.txt",
+            "2026/01/portal-web.think.org@e1@enterprise-20260101.010030.tar.gz",
+        ]
         #expect(objects.map(\.key) == expected)
         #expect(objects.first { $0.key.hasPrefix("_portal") }?.size == 6)
         #expect(objects.first { $0.key.hasPrefix("_portal") }?.mtime == mtime)
@@ -46,8 +51,9 @@ struct SFTPTests {
         let tree = try server.tree()
         try tree.write("a.txt", "a")
         var s = settings(server, path: tree.path)
-        s.credentials = BackupCredentials(username: server.user, password: nil,
-                                          privateKey: try String(contentsOfFile: server.clientKey, encoding: .utf8))
+        s.credentials = BackupCredentials(
+            username: server.user, password: nil,
+            privateKey: try String(contentsOfFile: server.clientKey, encoding: .utf8))
         s.knownHosts = server.hashedKnownHosts
         #expect(try listAll(SFTPTarget(s)).map(\.key) == ["a.txt"])
     }
@@ -70,7 +76,9 @@ struct SFTPTests {
         let server = try SSHServer.running()
         let tree = try server.tree()
         let wrong = "Wrong-\(UUID().uuidString)"
-        let error = try #require(throws: DRAuditError.self) { try listAll(SFTPTarget(settings(server, path: tree.path, password: wrong))) }
+        let error = try #require(throws: DRAuditError.self) {
+            try listAll(SFTPTarget(settings(server, path: tree.path, password: wrong)))
+        }
         #expect(error.code == "TARGET_AUTH_FAILED")
         #expect(!error.message.contains(wrong))
     }
@@ -80,7 +88,8 @@ struct SFTPTests {
         let tree = try server.tree()
         let dir = try TempDir()
         // known_hosts that knows the host on the default port only: [127.0.0.1]:port is unknown (OpenSSH's rule).
-        let line = try String(contentsOfFile: server.knownHosts, encoding: .utf8).replacingOccurrences(of: "[127.0.0.1]:\(server.port)", with: "127.0.0.1")
+        let line = try String(contentsOfFile: server.knownHosts, encoding: .utf8).replacingOccurrences(
+            of: "[127.0.0.1]:\(server.port)", with: "127.0.0.1")
         try line.write(toFile: dir.path("known_hosts"), atomically: true, encoding: .utf8)
         var s = settings(server, path: tree.path)
         s.knownHosts = dir.path("known_hosts")
@@ -103,8 +112,10 @@ struct SFTPTests {
         keygen.arguments = ["-q", "-t", "ed25519", "-N", "", "-f", dir.path("other")]
         try keygen.run()
         keygen.waitUntilExit()
-        let other = try String(contentsOfFile: dir.path("other.pub"), encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
-        try "[127.0.0.1]:\(server.port) \(other)\n".write(toFile: dir.path("known_hosts"), atomically: true, encoding: .utf8)
+        let other = try String(contentsOfFile: dir.path("other.pub"), encoding: .utf8).split(separator: " ").prefix(2)
+            .joined(separator: " ")
+        try "[127.0.0.1]:\(server.port) \(other)\n".write(
+            toFile: dir.path("known_hosts"), atomically: true, encoding: .utf8)
         var s = settings(server, path: tree.path)
         s.knownHosts = dir.path("known_hosts")
         let error = try #require(throws: DRAuditError.self) { try listAll(SFTPTarget(s)) }
@@ -115,13 +126,15 @@ struct SFTPTests {
     @Test func unreachablePortAndMissingPath() throws {
         let server = try SSHServer.running()
         var s = settings(server, path: "/tmp")
-        s.port = 1 // nothing listens on port 1
+        s.port = 1  // nothing listens on port 1
         s.connectAttempts = 2
         let error = try #require(throws: DRAuditError.self) { try listAll(SFTPTarget(s)) }
         #expect(error.code == "TARGET_UNREACHABLE")
         #expect(error.message.contains("cannot connect"))
 
-        let missing = try #require(throws: DRAuditError.self) { try listAll(SFTPTarget(settings(server, path: "/no/such/folder"))) }
+        let missing = try #require(throws: DRAuditError.self) {
+            try listAll(SFTPTarget(settings(server, path: "/no/such/folder")))
+        }
         #expect(missing.code == "TARGET_UNREACHABLE")
         #expect(missing.message.contains("/no/such/folder"))
     }
@@ -131,7 +144,9 @@ struct SFTPTests {
         let tree = try server.tree()
         let start = UTC.date(year: 2026, month: 1, day: 1)!
         for i in 0..<10_000 {
-            let name = PortalFileName.format(kind: .site, site: "portal.example.com@org\(i % 50)@cat", time: start.addingTimeInterval(Double(i * 60)))
+            let name = PortalFileName.format(
+                kind: .site, site: "portal.example.com@org\(i % 50)@cat", time: start.addingTimeInterval(Double(i * 60))
+            )
             FileManager.default.createFile(atPath: tree.path + "/" + name, contents: Data(repeating: 7, count: i % 100))
         }
         let objects = try listAll(SFTPTarget(settings(server, path: tree.path)))
@@ -149,14 +164,24 @@ struct SFTPTests {
         try FileManager.default.removeItem(at: tree.url)
         try FileManager.default.copyItem(at: dir.url.appendingPathComponent("storage"), to: tree.url)
         try sftpSecret(server).write(toFile: dir.path("portal-backup-secret.yaml"), atomically: true, encoding: .utf8)
-        try sftpSecret(server, name: "mgmt-backup-secret").write(toFile: dir.path("mgmt-backup-secret.yaml"), atomically: true, encoding: .utf8)
+        try sftpSecret(server, name: "mgmt-backup-secret").write(
+            toFile: dir.path("mgmt-backup-secret.yaml"), atomically: true, encoding: .utf8)
         var text = try String(contentsOf: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "    protocol: local\n    path: ./storage/portal",
-                                         with: "    protocol: sftp\n    host: 127.0.0.1\n    port: \"\(server.port)\"\n    path: \(tree.path)/portal")
-        text = text.replacingOccurrences(of: "    protocol: local\n    path: ./storage/management",
-                                         with: "    protocol: sftp\n    host: 127.0.0.1\n    port: \"\(server.port)\"\n    path: \(tree.path)/management")
-        text = text.replacingOccurrences(of: "  secret: ./portal-backup-secret.yaml", with: "  secret: ./portal-backup-secret.yaml\n  knownHosts: \(server.knownHosts)")
-        text = text.replacingOccurrences(of: "  secret: ./mgmt-backup-secret.yaml", with: "  secret: ./mgmt-backup-secret.yaml\n  hostKeyFingerprint: \(server.fingerprint)")
+        text = text.replacingOccurrences(
+            of: "    protocol: local\n    path: ./storage/portal",
+            with: "    protocol: sftp\n    host: 127.0.0.1\n    port: \"\(server.port)\"\n    path: \(tree.path)/portal"
+        )
+        text = text.replacingOccurrences(
+            of: "    protocol: local\n    path: ./storage/management",
+            with:
+                "    protocol: sftp\n    host: 127.0.0.1\n    port: \"\(server.port)\"\n    path: \(tree.path)/management"
+        )
+        text = text.replacingOccurrences(
+            of: "  secret: ./portal-backup-secret.yaml",
+            with: "  secret: ./portal-backup-secret.yaml\n  knownHosts: \(server.knownHosts)")
+        text = text.replacingOccurrences(
+            of: "  secret: ./mgmt-backup-secret.yaml",
+            with: "  secret: ./mgmt-backup-secret.yaml\n  hostKeyFingerprint: \(server.fingerprint)")
         try text.write(to: config, atomically: true, encoding: .utf8)
 
         let scan = try cli(["scan", "--config", config.path])
@@ -182,7 +207,8 @@ struct SFTPTests {
         let server = try SSHServer.running()
         let tree = try server.tree()
         for i in 0..<3000 {
-            FileManager.default.createFile(atPath: tree.path + String(format: "/f%05d.txt", i), contents: Data("x".utf8))
+            FileManager.default.createFile(
+                atPath: tree.path + String(format: "/f%05d.txt", i), contents: Data("x".utf8))
         }
         // A private sshd, so killing it does not disturb other tests.
         let own = try PrivateSSHD(config: server.dir + "/sshd_config")
@@ -251,7 +277,11 @@ final class PrivateSSHD {
         guard FileManager.default.fileExists(atPath: pidFile) else { throw DRAuditError("private sshd did not start") }
     }
 
-    var pid: Int32 { Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1 }
+    var pid: Int32 {
+        Int32(
+            (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                ?? "") ?? -1
+    }
 
     /// SIGKILL to the listener and all its descendants (the per-connection processes).
     func killAll() {
@@ -259,7 +289,8 @@ final class PrivateSSHD {
         var parent: [Int32: Int32] = [:]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let p = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
+                let close = stat.lastIndex(of: ")")
+            else { continue }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             if fields.count > 1, let pp = Int32(fields[1]) { parent[p] = pp }
         }
@@ -283,9 +314,15 @@ final class PrivateSSHD {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

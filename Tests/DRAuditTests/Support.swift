@@ -1,13 +1,15 @@
-@testable import DRAudit
 import DRAuditCore
 import Foundation
+
+@testable import DRAudit
 
 /// A fresh folder under the system temp dir, removed when the test's value goes away.
 final class TempDir {
     let url: URL
     init(_ name: String = #function) throws {
         let clean = name.filter { $0.isLetter || $0.isNumber }
-        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("dr-audit-test-\(clean)-\(UUID().uuidString.prefix(8))")
+        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "dr-audit-test-\(clean)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
     deinit { try? FileManager.default.removeItem(at: url) }
@@ -28,7 +30,8 @@ func binaryURL() -> URL {
         if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         dir = dir.deletingLastPathComponent()
     }
-    let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent(".build/debug/dr-audit")
     return fallback
 }
@@ -46,7 +49,8 @@ func cli(_ arguments: [String], cwd: String? = nil, executable: String? = nil) t
     process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? binaryURL()
     process.arguments = arguments
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
@@ -54,8 +58,9 @@ func cli(_ arguments: [String], cwd: String? = nil, executable: String? = nil) t
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                     stderr: String(decoding: errData, as: UTF8.self))
+    return CLIResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
 }
 
 func json(_ text: String) throws -> [String: Any] {

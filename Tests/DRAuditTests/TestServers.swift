@@ -1,16 +1,20 @@
-@testable import DRAudit
 import DRAuditCore
 import Foundation
+
+@testable import DRAudit
 
 /// The loopback servers started by scripts/test-servers.sh (make test does it). A test that needs one
 /// fails when it is missing: it never skips.
 enum TestServers {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static func env() throws -> [String: String] {
         let file = repoRoot.appendingPathComponent(".test-servers/env")
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
-            throw DRAuditError("test servers are not running (\(file.path) is missing): run scripts/test-servers.sh start, or make test")
+            throw DRAuditError(
+                "test servers are not running (\(file.path) is missing): run scripts/test-servers.sh start, or make test"
+            )
         }
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") {
@@ -21,7 +25,9 @@ enum TestServers {
     }
 
     static func value(_ key: String) throws -> String {
-        guard let v = try env()[key] else { throw DRAuditError("test servers: \(key) missing from .test-servers/env; restart them") }
+        guard let v = try env()[key] else {
+            throw DRAuditError("test servers: \(key) missing from .test-servers/env; restart them")
+        }
         return v
     }
 }
@@ -36,9 +42,10 @@ struct SSHServer {
     let fingerprint: String
 
     static func running() throws -> SSHServer {
-        let server = SSHServer(port: Int(try TestServers.value("DRTEST_SSH_PORT"))!, user: try TestServers.value("DRTEST_SSH_USER"),
-                               password: try TestServers.value("DRTEST_SSH_PASSWORD"), home: try TestServers.value("DRTEST_SSH_HOME"),
-                               dir: try TestServers.value("DRTEST_SSH_DIR"), fingerprint: try TestServers.value("DRTEST_SSH_FINGERPRINT"))
+        let server = SSHServer(
+            port: Int(try TestServers.value("DRTEST_SSH_PORT"))!, user: try TestServers.value("DRTEST_SSH_USER"),
+            password: try TestServers.value("DRTEST_SSH_PASSWORD"), home: try TestServers.value("DRTEST_SSH_HOME"),
+            dir: try TestServers.value("DRTEST_SSH_DIR"), fingerprint: try TestServers.value("DRTEST_SSH_FINGERPRINT"))
         // The env file may be stale: make sure something listens.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
@@ -46,8 +53,15 @@ struct SSHServer {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw DRAuditError("test sshd is not listening on 127.0.0.1:\(server.port): run scripts/test-servers.sh start") }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard rc == 0 else {
+            throw DRAuditError(
+                "test sshd is not listening on 127.0.0.1:\(server.port): run scripts/test-servers.sh start")
+        }
         return server
     }
 
@@ -66,8 +80,9 @@ final class TempTree {
     init(base: String, name: String) throws {
         let clean = name.filter { $0.isLetter || $0.isNumber }
         url = URL(fileURLWithPath: base).appendingPathComponent("\(clean)-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            at: url, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: base)
     }
     deinit { try? FileManager.default.removeItem(at: url) }
@@ -91,14 +106,20 @@ struct S3Server {
     let limitedSecretKey: String
 
     static func running() throws -> S3Server {
-        let server = S3Server(endpoint: try TestServers.value("DRTEST_S3_ENDPOINT"), httpsEndpoint: try TestServers.value("DRTEST_S3_HTTPS_ENDPOINT"),
-                              caBundle: try TestServers.value("DRTEST_S3_CA"), accessKey: try TestServers.value("DRTEST_S3_ACCESS_KEY"),
-                              secretKey: try TestServers.value("DRTEST_S3_SECRET_KEY"),
-                              limitedAccessKey: try TestServers.value("DRTEST_S3_LIMITED_ACCESS_KEY"),
-                              limitedSecretKey: try TestServers.value("DRTEST_S3_LIMITED_SECRET_KEY"))
-        let client = try CurlClient(timeout: 5, caBundle: nil, sigv4: .init(region: "us-east-1", accessKey: server.accessKey, secretKey: server.secretKey))
+        let server = S3Server(
+            endpoint: try TestServers.value("DRTEST_S3_ENDPOINT"),
+            httpsEndpoint: try TestServers.value("DRTEST_S3_HTTPS_ENDPOINT"),
+            caBundle: try TestServers.value("DRTEST_S3_CA"), accessKey: try TestServers.value("DRTEST_S3_ACCESS_KEY"),
+            secretKey: try TestServers.value("DRTEST_S3_SECRET_KEY"),
+            limitedAccessKey: try TestServers.value("DRTEST_S3_LIMITED_ACCESS_KEY"),
+            limitedSecretKey: try TestServers.value("DRTEST_S3_LIMITED_SECRET_KEY"))
+        let client = try CurlClient(
+            timeout: 5, caBundle: nil,
+            sigv4: .init(region: "us-east-1", accessKey: server.accessKey, secretKey: server.secretKey))
         let r = try? client.request("GET", server.endpoint + "/")
-        guard r?.status == 200 else { throw DRAuditError("test S3 is not answering at \(server.endpoint): run scripts/test-servers.sh start") }
+        guard r?.status == 200 else {
+            throw DRAuditError("test S3 is not answering at \(server.endpoint): run scripts/test-servers.sh start")
+        }
         return server
     }
 
@@ -114,7 +135,8 @@ struct S3Server {
     }
 
     func writer() throws -> CurlClient {
-        try CurlClient(timeout: 10, caBundle: nil, sigv4: .init(region: "us-east-1", accessKey: accessKey, secretKey: secretKey))
+        try CurlClient(
+            timeout: 10, caBundle: nil, sigv4: .init(region: "us-east-1", accessKey: accessKey, secretKey: secretKey))
     }
 
     /// Uploads objects over 8 kept-alive connections at once.
@@ -122,17 +144,25 @@ struct S3Server {
         final class Failures: @unchecked Sendable {
             let lock = NSLock()
             var errors: [String] = []
-            func add(_ e: String) { lock.lock(); errors.append(e); lock.unlock() }
+            func add(_ e: String) {
+                lock.lock()
+                errors.append(e)
+                lock.unlock()
+            }
         }
         let failures = Failures()
         let lanes = 8
         let endpoint = endpoint
-        let access = accessKey, secret = secretKey
+        let access = accessKey
+        let secret = secretKey
         DispatchQueue.concurrentPerform(iterations: lanes) { lane in
             do {
-                let client = try CurlClient(timeout: 10, caBundle: nil, sigv4: .init(region: "us-east-1", accessKey: access, secretKey: secret))
+                let client = try CurlClient(
+                    timeout: 10, caBundle: nil, sigv4: .init(region: "us-east-1", accessKey: access, secretKey: secret))
                 for i in stride(from: lane, to: objects.count, by: lanes) {
-                    let r = try client.request("PUT", "\(endpoint)/\(bucket)/\(S3Location.encode(objects[i].key, keepSlash: true))", body: objects[i].body)
+                    let r = try client.request(
+                        "PUT", "\(endpoint)/\(bucket)/\(S3Location.encode(objects[i].key, keepSlash: true))",
+                        body: objects[i].body)
                     if r.status != 200 { failures.add("putting \(objects[i].key): HTTP \(r.status)") }
                 }
             } catch {
@@ -156,7 +186,8 @@ final class ScriptServer {
 
     init(script: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", TestServers.repoRoot.appendingPathComponent("scripts/" + script).path] + arguments
+        process.arguments =
+            ["python3", TestServers.repoRoot.appendingPathComponent("scripts/" + script).path] + arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -169,7 +200,8 @@ final class ScriptServer {
             line.append(chunk)
         }
         guard let text = String(data: line, encoding: .utf8), text.hasPrefix("ready "),
-              let port = Int(text.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            let port = Int(text.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
             throw DRAuditError("scripts/\(script) did not start")
         }
         self.port = port

@@ -66,7 +66,9 @@ public struct Config: Sendable {
             if case .null = node { return nil }
             guard let entries = node.entries else { throw fail(key, "must be a mapping") }
             if let unknown = entries.keys.sorted().first(where: { !allowed.contains($0) }) {
-                throw fail(key.isEmpty ? unknown : "\(key).\(unknown)", "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                throw fail(
+                    key.isEmpty ? unknown : "\(key).\(unknown)",
+                    "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
             }
             return entries
         }
@@ -77,11 +79,15 @@ public struct Config: Sendable {
             return s
         }
         func path(_ node: DocumentNode?, _ key: String) throws -> URL? {
-            try text(node, key).map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL }
+            try text(node, key).map {
+                URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL
+            }
         }
         func duration(_ node: DocumentNode?, _ key: String, default value: TimeInterval) throws -> TimeInterval {
             guard let t = try text(node, key) else { return value }
-            guard let d = DurationText.parse(t), d > 0 else { throw fail(key, "'\(t)' is not a duration (write it like 30m, 26h or 1d)") }
+            guard let d = DurationText.parse(t), d > 0 else {
+                throw fail(key, "'\(t)' is not a duration (write it like 30m, 26h or 1d)")
+            }
             return d
         }
 
@@ -89,53 +95,83 @@ public struct Config: Sendable {
             throw DRAuditError("\(name): empty config")
         }
         var cluster: Cluster?
-        if let entries = try map(top["cluster"], "cluster", allowed: ["portalBackups", "managementBackups", "kubeconfig", "context",
-                                                                       "namespace", "inCluster"]) {
-            var c = Cluster(portalBackups: try path(entries["portalBackups"], "cluster.portalBackups"),
-                            managementBackups: try path(entries["managementBackups"], "cluster.managementBackups"))
+        if let entries = try map(
+            top["cluster"], "cluster",
+            allowed: [
+                "portalBackups", "managementBackups", "kubeconfig", "context",
+                "namespace", "inCluster",
+            ])
+        {
+            var c = Cluster(
+                portalBackups: try path(entries["portalBackups"], "cluster.portalBackups"),
+                managementBackups: try path(entries["managementBackups"], "cluster.managementBackups"))
             c.kubeconfig = try path(entries["kubeconfig"], "cluster.kubeconfig")
             c.context = try text(entries["context"], "cluster.context")
             c.namespace = try text(entries["namespace"], "cluster.namespace")
             if let flag = try text(entries["inCluster"], "cluster.inCluster") {
-                guard flag == "true" || flag == "false" else { throw fail("cluster.inCluster", "must be true or false") }
+                guard flag == "true" || flag == "false" else {
+                    throw fail("cluster.inCluster", "must be true or false")
+                }
                 c.inCluster = flag == "true"
             }
             if c.isLive && (c.portalBackups != nil || c.managementBackups != nil) {
-                throw fail("cluster", "use either export files (portalBackups/managementBackups) or a live cluster (kubeconfig/context/namespace/inCluster), not both")
+                throw fail(
+                    "cluster",
+                    "use either export files (portalBackups/managementBackups) or a live cluster (kubeconfig/context/namespace/inCluster), not both"
+                )
             }
             cluster = c
         }
         func subsystem(_ key: String) throws -> Subsystem? {
-            guard let entries = try map(top[key], key, allowed: ["cr", "crName", "secret", "encryptionSecret", "target",
-                                                                         "knownHosts", "hostKeyFingerprint", "timeout",
-                                                                         "endpoint", "caBundle", "baseline"]) else { return nil }
+            guard
+                let entries = try map(
+                    top[key], key,
+                    allowed: [
+                        "cr", "crName", "secret", "encryptionSecret", "target",
+                        "knownHosts", "hostKeyFingerprint", "timeout",
+                        "endpoint", "caBundle", "baseline",
+                    ])
+            else { return nil }
             let cr = try path(entries["cr"], "\(key).cr")
-            if cr == nil && cluster?.isLive != true { throw fail("\(key).cr", "is required (or a live cluster: cluster.kubeconfig or cluster.inCluster)") }
+            if cr == nil && cluster?.isLive != true {
+                throw fail("\(key).cr", "is required (or a live cluster: cluster.kubeconfig or cluster.inCluster)")
+            }
             var target: [String: String] = [:]
-            for (k, v) in try map(entries["target"], "\(key).target", allowed: ["protocol", "host", "port", "path"]) ?? [:] {
+            for (k, v) in try map(entries["target"], "\(key).target", allowed: ["protocol", "host", "port", "path"])
+                ?? [:]
+            {
                 target[k] = try text(v, "\(key).target.\(k)")
             }
             if target["protocol"] == "local", let p = target["path"] {
-                target["path"] = URL(fileURLWithPath: (p as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL.path
+                target["path"] =
+                    URL(fileURLWithPath: (p as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL
+                    .path
             }
             let fingerprint = try text(entries["hostKeyFingerprint"], "\(key).hostKeyFingerprint")
-            if let fingerprint, fingerprint.range(of: #"^(SHA256:)?[A-Za-z0-9+/]{43}=?$"#, options: .regularExpression) == nil {
-                throw fail("\(key).hostKeyFingerprint", "must be a SHA256 fingerprint as ssh-keygen -lf prints it (SHA256:…)")
+            if let fingerprint,
+                fingerprint.range(of: #"^(SHA256:)?[A-Za-z0-9+/]{43}=?$"#, options: .regularExpression) == nil
+            {
+                throw fail(
+                    "\(key).hostKeyFingerprint", "must be a SHA256 fingerprint as ssh-keygen -lf prints it (SHA256:…)")
             }
-            return Subsystem(cr: cr, crName: try text(entries["crName"], "\(key).crName"), secret: try path(entries["secret"], "\(key).secret"),
-                             encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
-                             knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
-                             timeout: try duration(entries["timeout"], "\(key).timeout", default: 30),
-                             endpoint: try text(entries["endpoint"], "\(key).endpoint"),
-                             caBundle: try path(entries["caBundle"], "\(key).caBundle"),
-                             baseline: try path(entries["baseline"], "\(key).baseline"))
+            return Subsystem(
+                cr: cr, crName: try text(entries["crName"], "\(key).crName"),
+                secret: try path(entries["secret"], "\(key).secret"),
+                encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
+                knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
+                timeout: try duration(entries["timeout"], "\(key).timeout", default: 30),
+                endpoint: try text(entries["endpoint"], "\(key).endpoint"),
+                caBundle: try path(entries["caBundle"], "\(key).caBundle"),
+                baseline: try path(entries["baseline"], "\(key).baseline"))
         }
         let pairing = try map(top["pairing"], "pairing", allowed: ["tolerance", "rpo"]) ?? [:]
-        let policy = PairingPolicy(tolerance: try duration(pairing["tolerance"], "pairing.tolerance", default: 30 * 60),
-                                   rpo: try duration(pairing["rpo"], "pairing.rpo", default: 26 * 3600))
+        let policy = PairingPolicy(
+            tolerance: try duration(pairing["tolerance"], "pairing.tolerance", default: 30 * 60),
+            rpo: try duration(pairing["rpo"], "pairing.rpo", default: 26 * 3600))
         guard let database = try path(top["database"], "database") else { throw fail("database", "is required") }
-        let config = Config(file: file, database: database, portal: try subsystem("portal"),
-                            management: try subsystem("management"), cluster: cluster, policy: policy)
+        let config = Config(
+            file: file, database: database, portal: try subsystem("portal"),
+            management: try subsystem("management"), cluster: cluster, policy: policy)
         guard config.portal != nil || config.management != nil else {
             throw DRAuditError("\(name): neither portal nor management is configured")
         }

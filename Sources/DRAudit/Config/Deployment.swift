@@ -18,7 +18,7 @@ public struct SubsystemArtifacts: Sendable {
     public func requireCredentials() throws -> BackupCredentials {
         if let credentials { return credentials }
         switch secret {
-        case let .invalid(why)?: throw DRAuditError("\(role.rawValue) target: \(why)")
+        case .invalid(let why)?: throw DRAuditError("\(role.rawValue) target: \(why)")
         default: throw DRAuditError("\(role.rawValue) target: no backup Secret configured (\(role.rawValue).secret)")
         }
     }
@@ -27,7 +27,9 @@ public struct SubsystemArtifacts: Sendable {
 public enum Artifacts {
     /// Reads a subsystem's CR (required: an unreadable CR is an error) and its Secret (problems become findings),
     /// from the saved files, or from the API server for what no file is configured.
-    static func load(_ role: Role, config: Config.Subsystem, kube: () throws -> KubeClient?) throws -> SubsystemArtifacts {
+    static func load(_ role: Role, config: Config.Subsystem, kube: () throws -> KubeClient?) throws
+        -> SubsystemArtifacts
+    {
         let document: DocumentNode
         let crSource: String
         if let file = config.cr {
@@ -45,9 +47,13 @@ public enum Artifacts {
         }
         var baseline: SubsystemCR?
         if let url = config.baseline {
-            do { baseline = try SubsystemCR.parse(try Documents.load(url, what: "\(role.rawValue) baseline CR"), role: role) } catch {
+            do {
+                baseline = try SubsystemCR.parse(
+                    try Documents.load(url, what: "\(role.rawValue) baseline CR"), role: role)
+            } catch {
                 let message = DRAuditError.oneLine(error)
-                throw DRAuditError(message.contains(url.path) ? message : "\(role.rawValue) baseline CR \(url.path): \(message)")
+                throw DRAuditError(
+                    message.contains(url.path) ? message : "\(role.rawValue) baseline CR \(url.path): \(message)")
             }
         }
         var target = cr.backup
@@ -72,7 +78,8 @@ public enum Artifacts {
                 credentials = try secret.backupCredentials()
                 secretState = .valid(name: secret.name)
             } catch {
-                secretState = .invalid("\(role.rawValue) backup Secret \(name) from the API server: \(DRAuditError.oneLine(error))")
+                secretState = .invalid(
+                    "\(role.rawValue) backup Secret \(name) from the API server: \(DRAuditError.oneLine(error))")
             }
         } else if let url = config.secret {
             do {
@@ -81,17 +88,25 @@ public enum Artifacts {
                     credentials = try secret.backupCredentials()
                     secretState = .valid(name: secret.name)
                 } catch {
-                    secretState = .invalid("\(role.rawValue) backup Secret \(url.lastPathComponent) (\(secret.name)) \(DRAuditError.oneLine(error))")
+                    secretState = .invalid(
+                        "\(role.rawValue) backup Secret \(url.lastPathComponent) (\(secret.name)) \(DRAuditError.oneLine(error))"
+                    )
                 }
             } catch {
                 let message = DRAuditError.oneLine(error)
-                secretState = .invalid(message.hasPrefix(role.rawValue) ? message : "\(role.rawValue) backup Secret \(url.path): \(message)")
+                secretState = .invalid(
+                    message.hasPrefix(role.rawValue)
+                        ? message : "\(role.rawValue) backup Secret \(url.path): \(message)")
             }
         }
-        return SubsystemArtifacts(role: role, config: config, cr: cr, baseline: baseline, target: target, secret: secretState, credentials: credentials)
+        return SubsystemArtifacts(
+            role: role, config: config, cr: cr, baseline: baseline, target: target, secret: secretState,
+            credentials: credentials)
     }
 
-    static func encryptionSecret(_ url: URL?, name: String?, kube: () throws -> KubeClient?) -> DeploymentState.EncryptionState {
+    static func encryptionSecret(_ url: URL?, name: String?, kube: () throws -> KubeClient?)
+        -> DeploymentState.EncryptionState
+    {
         if url == nil, let name {
             // Live: the Secret the CR names must exist in the cluster (and be saved elsewhere for a restore).
             guard let client = try? kube() else { return .notGiven }

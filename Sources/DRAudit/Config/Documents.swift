@@ -7,7 +7,9 @@ public enum Documents {
     public static func load(_ url: URL, what: String) throws -> DocumentNode {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw DRAuditError("\(what) \(url.path): cannot read the file (\(FileManager.default.fileExists(atPath: url.path) ? "permission denied" : "no such file"))")
+            throw DRAuditError(
+                "\(what) \(url.path): cannot read the file (\(FileManager.default.fileExists(atPath: url.path) ? "permission denied" : "no such file"))"
+            )
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw DRAuditError("\(what) \(url.path): not UTF-8 text")
@@ -29,10 +31,10 @@ public enum Documents {
     private static func describe(_ error: YamlError) -> String {
         switch error {
         // Never echo the document's text: it may be a Secret.
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-             let .composer(context, problem, mark, _):
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
             return "\(problem) at line \(mark.line), column \(mark.column)" + (context.map { " (\($0.text))" } ?? "")
-        case let .reader(problem, offset, _, _):
+        case .reader(let problem, let offset, _, _):
             return problem + (offset.map { " at byte \($0)" } ?? "")
         default:
             return "unreadable document"
@@ -41,12 +43,12 @@ public enum Documents {
 
     private static func convert(_ node: Yams.Node) -> DocumentNode {
         switch node {
-        case let .scalar(scalar):
+        case .scalar(let scalar):
             if scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return .null }
             return .scalar(scalar.string)
-        case let .sequence(sequence):
+        case .sequence(let sequence):
             return .list(sequence.map(convert))
-        case let .mapping(mapping):
+        case .mapping(let mapping):
             var map: [String: DocumentNode] = [:]
             for (key, value) in mapping { map[key.string ?? String(describing: key)] = convert(value) }
             return .map(map)

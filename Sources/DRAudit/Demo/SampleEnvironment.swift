@@ -8,8 +8,10 @@ public struct SampleEnvironment {
     public struct Options: Sendable {
         public var now: Date
         public var days = 21
-        public var sites = ["portal-web.think.org@e1@enterprise", "portal-web.think.org@sales-org@main-catalog",
-                            "developer.example.com@partners@b2b-apis"]
+        public var sites = [
+            "portal-web.think.org@e1@enterprise", "portal-web.think.org@sales-org@main-catalog",
+            "developer.example.com@partners@b2b-apis",
+        ]
         /// Days ago whose portal run lacks a site (the second site).
         public var missedSiteDaysAgo: [Int] = [5]
         /// Days ago whose management backup was interrupted (partial folder, Failed CR).
@@ -67,12 +69,16 @@ public struct SampleEnvironment {
                 var names = [PortalFileName.format(kind: .system, site: nil, time: portalStart)]
                 for (i, site) in options.sites.enumerated() {
                     if options.missedSiteDaysAgo.contains(daysAgo) && i == 1 { continue }
-                    names.append(PortalFileName.format(kind: .site, site: site, time: portalStart.addingTimeInterval(Double(30 + 25 * i))))
+                    names.append(
+                        PortalFileName.format(
+                            kind: .site, site: site, time: portalStart.addingTimeInterval(Double(30 + 25 * i))))
                 }
                 for name in names {
-                    try file(portalDir.appendingPathComponent(name), String(repeating: "portal backup \(name)\n", count: 40))
+                    try file(
+                        portalDir.appendingPathComponent(name), String(repeating: "portal backup \(name)\n", count: 40))
                     recordNumber += 1
-                    portalRecords.append(portalRecord(name: String(format: "portal-record-%05d", recordNumber), file: name))
+                    portalRecords.append(
+                        portalRecord(name: String(format: "portal-record-%05d", recordNumber), file: name))
                 }
             }
 
@@ -85,14 +91,20 @@ public struct SampleEnvironment {
             try file(labelDir.appendingPathComponent("pg_data/base/1/1259.gz"), String(repeating: "page", count: 200))
             if options.failedManagementDaysAgo.contains(daysAgo) {
                 // Interrupted: data written, no manifest, never listed in backup.info.
-                managementRecords.append(managementRecord(id: id, type: isFull ? "full" : "incremental", phase: "Failed", stop: nil))
+                managementRecords.append(
+                    managementRecord(id: id, type: isFull ? "full" : "incremental", phase: "Failed", stop: nil))
                 continue
             }
-            let manifest = "[backup]\nbackup-label=\"\(id)\"\nbackup-timestamp-start=\(Int(start.timeIntervalSince1970))\n"
+            let manifest =
+                "[backup]\nbackup-label=\"\(id)\"\nbackup-timestamp-start=\(Int(start.timeIntervalSince1970))\n"
             try file(labelDir.appendingPathComponent("backup.manifest"), manifest)
             try file(labelDir.appendingPathComponent("backup.manifest.copy"), manifest)
-            infoLines.append("\(id)=" + infoJSON(type: isFull ? "full" : "incr", prior: isFull ? nil : lastGood, start: start, stop: stop))
-            managementRecords.append(managementRecord(id: id, type: isFull ? "full" : "incremental", phase: "Ready", stop: stop))
+            infoLines.append(
+                "\(id)="
+                    + infoJSON(type: isFull ? "full" : "incr", prior: isFull ? nil : lastGood, start: start, stop: stop)
+            )
+            managementRecords.append(
+                managementRecord(id: id, type: isFull ? "full" : "incremental", phase: "Ready", stop: stop))
             if isFull { fullLabel = id }
             lastGood = id
         }
@@ -115,12 +127,16 @@ public struct SampleEnvironment {
         try file(repo.appendingPathComponent("backup/apic/backup.info"), info)
         try file(repo.appendingPathComponent("backup/apic/backup.info.copy"), info)
         try file(repo.appendingPathComponent("archive/apic/archive.info"), "[db]\ndb-id=1\ndb-version=\"12\"\n")
-        try file(repo.appendingPathComponent("archive/apic/12-1/000000010000000000000002-9c1e7b1f.gz"), String(repeating: "wal", count: 100))
+        try file(
+            repo.appendingPathComponent("archive/apic/12-1/000000010000000000000002-9c1e7b1f.gz"),
+            String(repeating: "wal", count: 100))
         for name in options.unrecognizedFiles {
             try file(portalDir.appendingPathComponent(name), "written by a storage health check\n")
         }
 
-        try file(dir.appendingPathComponent("portal_cr.yaml"), """
+        try file(
+            dir.appendingPathComponent("portal_cr.yaml"),
+            """
             apiVersion: portal.apiconnect.ibm.com/v1beta1
             kind: PortalCluster
             metadata:
@@ -141,7 +157,9 @@ public struct SampleEnvironment {
                 schedule: "\(options.portalSchedule)"
 
             """)
-        try file(dir.appendingPathComponent("management_cr.yaml"), """
+        try file(
+            dir.appendingPathComponent("management_cr.yaml"),
+            """
             apiVersion: management.apiconnect.ibm.com/v1beta1
             kind: ManagementCluster
             metadata:
@@ -159,7 +177,9 @@ public struct SampleEnvironment {
                 schedule: "\(options.managementSchedule)"
 
             """)
-        try file(dir.appendingPathComponent("portal-backup-secret.yaml"), """
+        try file(
+            dir.appendingPathComponent("portal-backup-secret.yaml"),
+            """
             apiVersion: v1
             kind: Secret
             metadata:
@@ -170,7 +190,9 @@ public struct SampleEnvironment {
               password: \(b64(portalPassword))
 
             """)
-        try file(dir.appendingPathComponent("mgmt-backup-secret.yaml"), """
+        try file(
+            dir.appendingPathComponent("mgmt-backup-secret.yaml"),
+            """
             apiVersion: v1
             kind: Secret
             metadata:
@@ -182,7 +204,9 @@ public struct SampleEnvironment {
 
             """)
         if options.saveEncryptionSecret {
-            try file(dir.appendingPathComponent("portal_enc_key.yaml"), """
+            try file(
+                dir.appendingPathComponent("portal_enc_key.yaml"),
+                """
                 apiVersion: v1
                 kind: Secret
                 metadata:
@@ -193,13 +217,19 @@ public struct SampleEnvironment {
                 """)
         }
         if options.clusterExports {
-            try file(dir.appendingPathComponent("portalbackups.json"),
-                     "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n" + portalRecords.joined(separator: ",\n") + "\n]}\n")
-            try file(dir.appendingPathComponent("managementbackups.json"),
-                     "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n" + managementRecords.joined(separator: ",\n") + "\n]}\n")
+            try file(
+                dir.appendingPathComponent("portalbackups.json"),
+                "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n" + portalRecords.joined(separator: ",\n")
+                    + "\n]}\n")
+            try file(
+                dir.appendingPathComponent("managementbackups.json"),
+                "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n"
+                    + managementRecords.joined(separator: ",\n") + "\n]}\n")
         }
         let config = dir.appendingPathComponent("dr-audit.yaml")
-        try file(config, """
+        try file(
+            config,
+            """
             # dr-audit sample: the CRs name SFTP and S3 targets; this audit reads local copies of them.
             database: ./dr-audit.sqlite
             portal:

@@ -46,17 +46,22 @@ public final class Index: @unchecked Sendable {
                 return try String.fetchAll(db, sql: "SELECT name FROM schema_migrations")
             }
             if let unknown = Set(applied).subtracting(known).sorted().first {
-                throw DRAuditError("index \(path) was written by a newer dr-audit (migration \(unknown)); use that version")
+                throw DRAuditError(
+                    "index \(path) was written by a newer dr-audit (migration \(unknown)); use that version")
             }
             if Set(applied) == Set(known) { return }
             try queue.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
-                    try db.execute(sql: "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+                    try db.execute(
+                        sql:
+                            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+                    )
                     let done = Set(try String.fetchAll(db, sql: "SELECT name FROM schema_migrations"))
                     for migration in embeddedMigrations where !done.contains(migration.name) {
                         try db.execute(sql: migration.sql)
-                        try db.execute(sql: "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-                                       arguments: [migration.name, Date().timeIntervalSince1970])
+                        try db.execute(
+                            sql: "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                            arguments: [migration.name, Date().timeIntervalSince1970])
                     }
                     return .commit
                 }
@@ -65,12 +70,16 @@ public final class Index: @unchecked Sendable {
     }
 
     public func appliedMigrations() throws -> [String] {
-        try guarded { try queue.read { db in try String.fetchAll(db, sql: "SELECT name FROM schema_migrations ORDER BY name") } }
+        try guarded {
+            try queue.read { db in try String.fetchAll(db, sql: "SELECT name FROM schema_migrations ORDER BY name") }
+        }
     }
 
     /// Runs database work, turning SQLite failures into one-line errors that name the index.
     func guarded<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as DRAuditError { throw error } catch { throw Self.describe(error, path: path, busyTimeout: busyTimeout) }
+        do { return try body() } catch let error as DRAuditError { throw error } catch {
+            throw Self.describe(error, path: path, busyTimeout: busyTimeout)
+        }
     }
 
     /// The code of errors that come from the index itself, not from a target.
@@ -83,10 +92,13 @@ public final class Index: @unchecked Sendable {
     }
 
     private static func describeDatabase(_ error: Error, path: String, busyTimeout: TimeInterval) -> DRAuditError {
-        guard let db = error as? DatabaseError else { return DRAuditError("index \(path): \(DRAuditError.oneLine(error))") }
+        guard let db = error as? DatabaseError else {
+            return DRAuditError("index \(path): \(DRAuditError.oneLine(error))")
+        }
         switch db.resultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return DRAuditError("index \(path) is locked by another process (waited \(Int(busyTimeout)) s); try again when it finishes")
+            return DRAuditError(
+                "index \(path) is locked by another process (waited \(Int(busyTimeout)) s); try again when it finishes")
         case .SQLITE_READONLY:
             return DRAuditError("index \(path) is read-only; dr-audit needs to write it")
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
@@ -161,14 +173,15 @@ public final class Index: @unchecked Sendable {
             self.started = started
             try index.guarded {
                 try index.queue.inDatabase { db in
-                    try db.execute(sql: """
-                        DROP TABLE IF EXISTS temp.staged_objects;
-                        DROP TABLE IF EXISTS temp.staged_backups;
-                        CREATE TEMP TABLE staged_objects (key TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL, kind TEXT NOT NULL,
-                                                          time REAL, site TEXT);
-                        CREATE TEMP TABLE staged_backups (backup_id TEXT PRIMARY KEY, kind TEXT NOT NULL, time REAL NOT NULL,
-                                                          payload TEXT NOT NULL);
-                        """)
+                    try db.execute(
+                        sql: """
+                            DROP TABLE IF EXISTS temp.staged_objects;
+                            DROP TABLE IF EXISTS temp.staged_backups;
+                            CREATE TEMP TABLE staged_objects (key TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL, kind TEXT NOT NULL,
+                                                              time REAL, site TEXT);
+                            CREATE TEMP TABLE staged_backups (backup_id TEXT PRIMARY KEY, kind TEXT NOT NULL, time REAL NOT NULL,
+                                                              payload TEXT NOT NULL);
+                            """)
                 }
             }
         }
@@ -181,16 +194,20 @@ public final class Index: @unchecked Sendable {
             try index.guarded {
                 try index.queue.inDatabase { db in
                     try db.inTransaction(.deferred) {
-                        let object = try db.cachedStatement(sql: """
-                            INSERT INTO temp.staged_objects (key, size, mtime, kind, time, site) VALUES (?, ?, ?, ?, ?, ?)
-                            """)
+                        let object = try db.cachedStatement(
+                            sql: """
+                                INSERT INTO temp.staged_objects (key, size, mtime, kind, time, site) VALUES (?, ?, ?, ?, ?, ?)
+                                """)
                         for o in objects {
                             let mtime = o.object.mtime.map { ($0.timeIntervalSince1970 * 1000).rounded() / 1000 }
-                            try object.execute(arguments: [o.object.key, o.object.size, mtime, o.kind.rawValue, o.time, o.site])
+                            try object.execute(arguments: [
+                                o.object.key, o.object.size, mtime, o.kind.rawValue, o.time, o.site,
+                            ])
                         }
-                        let backup = try db.cachedStatement(sql: """
-                            INSERT OR IGNORE INTO temp.staged_backups (backup_id, kind, time, payload) VALUES (?, ?, ?, ?)
-                            """)
+                        let backup = try db.cachedStatement(
+                            sql: """
+                                INSERT OR IGNORE INTO temp.staged_backups (backup_id, kind, time, payload) VALUES (?, ?, ?, ?)
+                                """)
                         for b in backups {
                             try backup.execute(arguments: [b.key, b.kind, b.time ?? 0, b.payload ?? "{}"])
                         }
@@ -206,9 +223,11 @@ public final class Index: @unchecked Sendable {
             defer { discard() }
             return try index.guarded {
                 try index.queue.write { db in
-                    let scan = try index.insertScan(db, source: source, location: location, started: started, status: "ok", error: nil, code: nil)
-                    let previous = try Int64.fetchOne(db, sql: "SELECT max(id) FROM scans WHERE source = ? AND status = 'ok' AND id < ?",
-                                                      arguments: [source, scan])
+                    let scan = try index.insertScan(
+                        db, source: source, location: location, started: started, status: "ok", error: nil, code: nil)
+                    let previous = try Int64.fetchOne(
+                        db, sql: "SELECT max(id) FROM scans WHERE source = ? AND status = 'ok' AND id < ?",
+                        arguments: [source, scan])
                     // Staged rows arrive in listing order (a file system's is random) and carry no index while they
                     // come: keeping one up to date costs random writes per row. It is built here in one sort, and the
                     // inserts below follow it, so the objects index is written in key order too. It carries size and
@@ -217,46 +236,57 @@ public final class Index: @unchecked Sendable {
                     try db.execute(sql: "CREATE INDEX temp.staged_objects_key ON staged_objects (key, size, mtime)")
                     let seen = try Int.fetchOne(db, sql: "SELECT count(DISTINCT key) FROM temp.staged_objects") ?? 0
                     // Gone first: a changed object's old version goes, then the new version is inserted with the new ones.
-                    try db.execute(sql: """
-                        UPDATE objects SET gone_scan = ?, last_seen_scan = ?
-                        WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
-                            SELECT 1 FROM temp.staged_objects s WHERE s.key = objects.key AND s.size = objects.size AND s.mtime IS objects.mtime)
-                        """, arguments: [scan, previous, source])
+                    try db.execute(
+                        sql: """
+                            UPDATE objects SET gone_scan = ?, last_seen_scan = ?
+                            WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
+                                SELECT 1 FROM temp.staged_objects s WHERE s.key = objects.key AND s.size = objects.size AND s.mtime IS objects.mtime)
+                            """, arguments: [scan, previous, source])
                     let gone = db.changesCount
                     // Nothing went and the counts agree: every staged key is already present (keys are unique),
                     // the common case of a nightly rescan. Skip the insert pass.
-                    let present = try Int.fetchOne(db, sql: "SELECT count(*) FROM objects WHERE source = ? AND gone_scan IS NULL",
-                                                   arguments: [source]) ?? 0
+                    let present =
+                        try Int.fetchOne(
+                            db, sql: "SELECT count(*) FROM objects WHERE source = ? AND gone_scan IS NULL",
+                            arguments: [source]) ?? 0
                     // Rows inserted below get ids above this one (INTEGER PRIMARY KEY): the portal sync finds them by range.
                     let lastID = try Int64.fetchOne(db, sql: "SELECT max(id) FROM objects") ?? 0
                     var added = 0
                     if gone > 0 || present != seen {
                         // With nothing present (a first scan, or everything went), every staged key is new.
-                        let onlyNew = present == 0 ? "" : """
+                        let onlyNew =
+                            present == 0
+                            ? ""
+                            : """
                             WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.source = ? AND o.key = s.key AND o.gone_scan IS NULL)
                             """
-                        try db.execute(sql: """
-                            INSERT INTO objects (source, key, size, mtime, kind, time, site, first_seen_scan)
-                            SELECT ?, s.key, s.size, s.mtime, s.kind, s.time, s.site, ? FROM temp.staged_objects s
-                            \(onlyNew)
-                            GROUP BY s.key
-                            """, arguments: present == 0 ? [source, scan] : [source, scan, source]) // a key listed twice is one object
+                        try db.execute(
+                            sql: """
+                                INSERT INTO objects (source, key, size, mtime, kind, time, site, first_seen_scan)
+                                SELECT ?, s.key, s.size, s.mtime, s.kind, s.time, s.site, ? FROM temp.staged_objects s
+                                \(onlyNew)
+                                GROUP BY s.key
+                                """, arguments: present == 0 ? [source, scan] : [source, scan, source])  // a key listed twice is one object
                         added = db.changesCount
                     }
                     if gone > 0 || added > 0 { try syncPortalFiles(db, scan: scan, addedAfter: lastID) }
-                    try db.execute(sql: """
-                        UPDATE backups SET gone_scan = ?
-                        WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
-                            SELECT 1 FROM temp.staged_backups s WHERE s.backup_id = backups.backup_id AND s.kind = backups.kind
-                            AND s.time = backups.time AND s.payload = backups.payload)
-                        """, arguments: [scan, source])
-                    try db.execute(sql: """
-                        INSERT INTO backups (source, backup_id, kind, time, payload, first_seen_scan)
-                        SELECT ?, s.backup_id, s.kind, s.time, s.payload, ? FROM temp.staged_backups s
-                        WHERE NOT EXISTS (SELECT 1 FROM backups b WHERE b.source = ? AND b.backup_id = s.backup_id AND b.gone_scan IS NULL)
-                        """, arguments: [source, scan, source])
-                    try db.execute(sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ?, finished_at = ? WHERE id = ?",
-                                   arguments: [seen, added, gone, Date().timeIntervalSince1970, scan])
+                    try db.execute(
+                        sql: """
+                            UPDATE backups SET gone_scan = ?
+                            WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
+                                SELECT 1 FROM temp.staged_backups s WHERE s.backup_id = backups.backup_id AND s.kind = backups.kind
+                                AND s.time = backups.time AND s.payload = backups.payload)
+                            """, arguments: [scan, source])
+                    try db.execute(
+                        sql: """
+                            INSERT INTO backups (source, backup_id, kind, time, payload, first_seen_scan)
+                            SELECT ?, s.backup_id, s.kind, s.time, s.payload, ? FROM temp.staged_backups s
+                            WHERE NOT EXISTS (SELECT 1 FROM backups b WHERE b.source = ? AND b.backup_id = s.backup_id AND b.gone_scan IS NULL)
+                            """, arguments: [source, scan, source])
+                    try db.execute(
+                        sql:
+                            "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ?, finished_at = ? WHERE id = ?",
+                        arguments: [seen, added, gone, Date().timeIntervalSince1970, scan])
                     return ScanCounts(scanID: scan, seen: seen, added: added, gone: gone)
                 }
             }
@@ -266,28 +296,33 @@ public final class Index: @unchecked Sendable {
         private func syncPortalFiles(_ db: Database, scan: Int64, addedAfter lastID: Int64) throws {
             let portal = "kind IN ('portal-system', 'portal-site')"
             // The key's folder with its trailing slash; rtrim is slow (a pass per byte), so keys without one skip it.
-            func folder(_ key: String) -> String { "CASE WHEN instr(\(key), '/') = 0 THEN '' ELSE rtrim(\(key), replace(\(key), '/', '')) END" }
+            func folder(_ key: String) -> String {
+                "CASE WHEN instr(\(key), '/') = 0 THEN '' ELSE rtrim(\(key), replace(\(key), '/', '')) END"
+            }
             // By primary key, from the objects_gone index: neither table is walked.
-            try db.execute(sql: """
-                DELETE FROM portal_files WHERE (source, time, object_id) IN (
-                    SELECT source, CAST(time AS INTEGER), id FROM objects WHERE source = ? AND gone_scan = ? AND \(portal))
-                """, arguments: [source, scan])
+            try db.execute(
+                sql: """
+                    DELETE FROM portal_files WHERE (source, time, object_id) IN (
+                        SELECT source, CAST(time AS INTEGER), id FROM objects WHERE source = ? AND gone_scan = ? AND \(portal))
+                    """, arguments: [source, scan])
             // This scan's new rows, by their id range (+kind: not by the kind index, which would visit every present row).
             let added = "id > ? AND source = ? AND first_seen_scan = ? AND +\(portal)"
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO portal_names (text)
-                    SELECT site FROM objects WHERE \(added) AND site IS NOT NULL
-                    UNION
-                    SELECT \(folder("key")) FROM objects WHERE \(added)
-                """, arguments: [lastID, source, scan, lastID, source, scan])
-            try db.execute(sql: """
-                INSERT INTO portal_files (source, object_id, time, site_id, folder_id, size)
-                    SELECT o.source, o.id, CAST(o.time AS INTEGER), s.id, f.id, o.size FROM objects o
-                    LEFT JOIN portal_names s ON s.text = o.site
-                    JOIN portal_names f ON f.text = \(folder("o.key"))
-                    WHERE o.\(added)
-                    ORDER BY 3, 2
-                """, arguments: [lastID, source, scan]) // in the table's own order: appends, not a million random inserts
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO portal_names (text)
+                        SELECT site FROM objects WHERE \(added) AND site IS NOT NULL
+                        UNION
+                        SELECT \(folder("key")) FROM objects WHERE \(added)
+                    """, arguments: [lastID, source, scan, lastID, source, scan])
+            try db.execute(
+                sql: """
+                    INSERT INTO portal_files (source, object_id, time, site_id, folder_id, size)
+                        SELECT o.source, o.id, CAST(o.time AS INTEGER), s.id, f.id, o.size FROM objects o
+                        LEFT JOIN portal_names s ON s.text = o.site
+                        JOIN portal_names f ON f.text = \(folder("o.key"))
+                        WHERE o.\(added)
+                        ORDER BY 3, 2
+                    """, arguments: [lastID, source, scan])  // in the table's own order: appends, not a million random inserts
         }
 
         /// Drops what was staged; the index is untouched.
@@ -295,7 +330,8 @@ public final class Index: @unchecked Sendable {
             guard open else { return }
             open = false
             try? index.queue.inDatabase { db in
-                try db.execute(sql: "DROP TABLE IF EXISTS temp.staged_objects; DROP TABLE IF EXISTS temp.staged_backups")
+                try db.execute(
+                    sql: "DROP TABLE IF EXISTS temp.staged_objects; DROP TABLE IF EXISTS temp.staged_backups")
             }
         }
     }
@@ -304,10 +340,12 @@ public final class Index: @unchecked Sendable {
     public func recordClusterScan(location: String, started: Date, records: [Row]) throws -> ScanCounts {
         try guarded {
             try queue.write { db in
-                let scan = try insertScan(db, source: "cluster", location: location, started: started, status: "ok", error: nil, code: nil)
+                let scan = try insertScan(
+                    db, source: "cluster", location: location, started: started, status: "ok", error: nil, code: nil)
                 let (added, gone) = try syncClusterRecords(db, rows: records, scan: scan)
-                try db.execute(sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ? WHERE id = ?",
-                               arguments: [records.count, added, gone, scan])
+                try db.execute(
+                    sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ? WHERE id = ?",
+                    arguments: [records.count, added, gone, scan])
                 return ScanCounts(scanID: scan, seen: records.count, added: added, gone: gone)
             }
         }
@@ -317,29 +355,44 @@ public final class Index: @unchecked Sendable {
     public func recordFailedScan(source: String, location: String, started: Date, code: String, error: String) throws {
         try guarded {
             try queue.write { db in
-                _ = try insertScan(db, source: source, location: location, started: started, status: "failed", error: error, code: code)
+                _ = try insertScan(
+                    db, source: source, location: location, started: started, status: "failed", error: error, code: code
+                )
             }
         }
     }
 
-    fileprivate func insertScan(_ db: Database, source: String, location: String, started: Date, status: String,
-                            error: String?, code: String?) throws -> Int64 {
-        try db.execute(sql: """
-            INSERT INTO scans (source, location, started_at, finished_at, status, error, error_code) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [source, location, started.timeIntervalSince1970, Date().timeIntervalSince1970, status, error, code])
+    fileprivate func insertScan(
+        _ db: Database, source: String, location: String, started: Date, status: String,
+        error: String?, code: String?
+    ) throws -> Int64 {
+        try db.execute(
+            sql: """
+                INSERT INTO scans (source, location, started_at, finished_at, status, error, error_code) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                source, location, started.timeIntervalSince1970, Date().timeIntervalSince1970, status, error, code,
+            ])
         return db.lastInsertedRowID
     }
 
     /// Marks cluster records gone that are no longer present or whose content changed, and inserts the new ones.
     private func syncClusterRecords(_ db: Database, rows: [Row], scan: Int64) throws -> (added: Int, gone: Int) {
-        struct Key: Hashable { var kind: String; var name: String }
+        struct Key: Hashable {
+            var kind: String
+            var name: String
+        }
         var present: [Key: (id: Int64, phase: String?, payload: String?)] = [:]
-        for row in try GRDB.Row.fetchAll(db, sql: "SELECT id, kind, name, phase, payload FROM cluster_records WHERE gone_scan IS NULL") {
+        for row in try GRDB.Row.fetchAll(
+            db, sql: "SELECT id, kind, name, phase, payload FROM cluster_records WHERE gone_scan IS NULL")
+        {
             present[Key(kind: row[1], name: row[2])] = (row[0], row[3], row[4])
         }
-        let insert = try db.cachedStatement(sql: "INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?)")
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?)")
         let markGone = try db.cachedStatement(sql: "UPDATE cluster_records SET gone_scan = ? WHERE id = ?")
-        var added = 0, gone = 0
+        var added = 0
+        var gone = 0
         var seen: Set<Key> = []
         for row in rows {
             let key = Key(kind: row.kind, name: row.key)
@@ -378,13 +431,18 @@ public final class Index: @unchecked Sendable {
     public func lastScan(source: String) throws -> ScanRecord? {
         try guarded {
             try queue.read { db in
-                try GRDB.Row.fetchOne(db, sql: """
-                    SELECT id, source, location, started_at, finished_at, status, objects_seen, objects_added, objects_gone, error_code, error
-                    FROM scans WHERE source = ? ORDER BY id DESC LIMIT 1
-                    """, arguments: [source]).map { row in
-                    ScanRecord(id: row[0], source: row[1], location: row[2], startedAt: Date(timeIntervalSince1970: row[3]),
-                               finishedAt: Date(timeIntervalSince1970: row[4]), ok: row[5] == "ok", seen: row[6], added: row[7],
-                               gone: row[8], errorCode: row[9], error: row[10])
+                try GRDB.Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT id, source, location, started_at, finished_at, status, objects_seen, objects_added, objects_gone, error_code, error
+                        FROM scans WHERE source = ? ORDER BY id DESC LIMIT 1
+                        """, arguments: [source]
+                ).map { row in
+                    ScanRecord(
+                        id: row[0], source: row[1], location: row[2], startedAt: Date(timeIntervalSince1970: row[3]),
+                        finishedAt: Date(timeIntervalSince1970: row[4]), ok: row[5] == "ok", seen: row[6],
+                        added: row[7],
+                        gone: row[8], errorCode: row[9], error: row[10])
                 }
             }
         }
@@ -394,9 +452,12 @@ public final class Index: @unchecked Sendable {
     public func presentBackups(source: String) throws -> [Row] {
         try guarded {
             try queue.read { db in
-                try GRDB.Row.fetchAll(db, sql: """
-                    SELECT backup_id, kind, time, payload FROM backups WHERE source = ? AND gone_scan IS NULL ORDER BY time, backup_id
-                    """, arguments: [source]).map { Row(key: $0[0], kind: $0[1], time: $0[2], payload: $0[3]) }
+                try GRDB.Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT backup_id, kind, time, payload FROM backups WHERE source = ? AND gone_scan IS NULL ORDER BY time, backup_id
+                        """, arguments: [source]
+                ).map { Row(key: $0[0], kind: $0[1], time: $0[2], payload: $0[3]) }
             }
         }
     }
@@ -416,21 +477,26 @@ public final class Index: @unchecked Sendable {
                     names[row[0]] = row[1]
                 }
                 var inventory = PortalInventory()
-                let statement = try db.makeStatement(sql: "SELECT time, site_id, folder_id, size FROM portal_files WHERE source = ?")
+                let statement = try db.makeStatement(
+                    sql: "SELECT time, site_id, folder_id, size FROM portal_files WHERE source = ?")
                 try statement.setArguments([source])
                 let s = statement.sqliteStatement
                 while true {
                     let code = sqlite3_step(s)
                     if code == SQLITE_DONE { break }
                     guard code == SQLITE_ROW else {
-                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql)
+                        throw DatabaseError(
+                            resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql)
                     }
-                    try inventory.append(folderID: sqlite3_column_int64(s, 2),
-                                         siteID: sqlite3_column_type(s, 1) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 1),
-                                         seconds: sqlite3_column_int64(s, 0), size: sqlite3_column_int64(s, 3)) { id in
+                    try inventory.append(
+                        folderID: sqlite3_column_int64(s, 2),
+                        siteID: sqlite3_column_type(s, 1) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 1),
+                        seconds: sqlite3_column_int64(s, 0), size: sqlite3_column_int64(s, 3)
+                    ) { id in
                         guard let name = names[id] else {
-                            throw DRAuditError("index \(path): a portal file names a missing site or folder; was the index edited by hand?",
-                                               code: Index.errorCode)
+                            throw DRAuditError(
+                                "index \(path): a portal file names a missing site or folder; was the index edited by hand?",
+                                code: Index.errorCode)
                         }
                         return name
                     }
@@ -447,23 +513,30 @@ public final class Index: @unchecked Sendable {
             try queue.read { db in
                 source == "cluster"
                     ? try Int.fetchOne(db, sql: "SELECT count(*) FROM cluster_records WHERE gone_scan IS NULL") ?? 0
-                    : try Int.fetchOne(db, sql: "SELECT count(*) FROM objects WHERE source = ? AND gone_scan IS NULL", arguments: [source]) ?? 0
+                    : try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM objects WHERE source = ? AND gone_scan IS NULL",
+                        arguments: [source]) ?? 0
             }
         }
     }
 
     /// Present objects that need an operator's eye: unrecognized names, and metadata files of zero bytes.
-    public func attentionObjects(source: String) throws -> (unrecognized: [StorageObject], emptyMetadata: [StorageObject]) {
+    public func attentionObjects(source: String) throws -> (
+        unrecognized: [StorageObject], emptyMetadata: [StorageObject]
+    ) {
         try guarded {
             try queue.read { db in
-                let rows = try GRDB.Row.fetchAll(db, sql: """
-                    SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND kind = 'unrecognized'
-                    UNION ALL
-                    SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND size = 0
-                        AND kind IN ('pgbackrest-info', 'pgbackrest-manifest', 'barman-info')
-                    """, arguments: [source, source])
+                let rows = try GRDB.Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND kind = 'unrecognized'
+                        UNION ALL
+                        SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND size = 0
+                            AND kind IN ('pgbackrest-info', 'pgbackrest-manifest', 'barman-info')
+                        """, arguments: [source, source])
                 // Two SELECTs, not an OR, and sorted here: either would make SQLite walk every key of the source.
-                var unrecognized: [StorageObject] = [], empty: [StorageObject] = []
+                var unrecognized: [StorageObject] = []
+                var empty: [StorageObject] = []
                 for row in rows {
                     let object = StorageObject(key: row[0], size: row[1], mtime: nil)
                     if row[2] == "unrecognized" { unrecognized.append(object) } else { empty.append(object) }
@@ -476,8 +549,10 @@ public final class Index: @unchecked Sendable {
     public func presentClusterPayloads() throws -> [(kind: String, payload: String)] {
         try guarded {
             try queue.read { db in
-                try GRDB.Row.fetchAll(db, sql: "SELECT kind, payload FROM cluster_records WHERE gone_scan IS NULL ORDER BY kind, name")
-                    .map { ($0[0], $0[1]) }
+                try GRDB.Row.fetchAll(
+                    db, sql: "SELECT kind, payload FROM cluster_records WHERE gone_scan IS NULL ORDER BY kind, name"
+                )
+                .map { ($0[0], $0[1]) }
             }
         }
     }
@@ -487,10 +562,12 @@ public final class Index: @unchecked Sendable {
     public func recordAudit(now: Date, status: String, findings: [Finding]) throws {
         try guarded {
             try queue.write { db in
-                try db.execute(sql: "INSERT INTO audits (ran_at, now, status) VALUES (?, ?, ?)",
-                               arguments: [Date().timeIntervalSince1970, now.timeIntervalSince1970, status])
+                try db.execute(
+                    sql: "INSERT INTO audits (ran_at, now, status) VALUES (?, ?, ?)",
+                    arguments: [Date().timeIntervalSince1970, now.timeIntervalSince1970, status])
                 let audit = db.lastInsertedRowID
-                let insert = try db.cachedStatement(sql: "INSERT INTO findings (audit_id, code, severity, subject, message) VALUES (?, ?, ?, ?, ?)")
+                let insert = try db.cachedStatement(
+                    sql: "INSERT INTO findings (audit_id, code, severity, subject, message) VALUES (?, ?, ?, ?, ?)")
                 for f in findings {
                     try insert.execute(arguments: [audit, f.code, f.severity.rawValue, f.subject, f.message])
                 }

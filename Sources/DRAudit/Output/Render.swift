@@ -6,11 +6,32 @@ public enum Render {
     /// The parts of the pairs document, which `pairsJSON` writes piecewise under its top-level keys
     /// `generatedAt`, `incompleteRuns`, `pairs`, `toleranceSeconds` and `unpaired`.
     enum PairsDocument {
-        struct Management: Encodable { var id: String; var time: String; var type: String }
-        struct Portal: Encodable { var start: String; var end: String; var system: String; var sites: [String] }
-        struct PairDoc: Encodable { var restorePoint: String; var skewSeconds: Int; var management: Management; var portal: Portal }
-        struct Incomplete: Encodable { var start: String; var system: String?; var missingSites: [String] }
-        struct Unpaired: Encodable { var management: [String]; var portal: [String] }
+        struct Management: Encodable {
+            var id: String
+            var time: String
+            var type: String
+        }
+        struct Portal: Encodable {
+            var start: String
+            var end: String
+            var system: String
+            var sites: [String]
+        }
+        struct PairDoc: Encodable {
+            var restorePoint: String
+            var skewSeconds: Int
+            var management: Management
+            var portal: Portal
+        }
+        struct Incomplete: Encodable {
+            var start: String
+            var system: String?
+            var missingSites: [String]
+        }
+        struct Unpaired: Encodable {
+            var management: [String]
+            var portal: [String]
+        }
     }
 
     public static func pairsJSON(_ result: PairingResult, now: Date, tolerance: TimeInterval) -> String {
@@ -32,38 +53,54 @@ public enum Render {
         }
         write("{\n  \"generatedAt\" : \(encode(UTC.rfc3339(now))),\n")
         array("incompleteRuns", result.incompleteRuns) {
-            PairsDocument.Incomplete(start: UTC.rfc3339($0.start), system: $0.system?.fileName, missingSites: $0.missingSites)
+            PairsDocument.Incomplete(
+                start: UTC.rfc3339($0.start), system: $0.system?.fileName, missingSites: $0.missingSites)
         }
         array("pairs", result.pairs) { p in
             PairsDocument.PairDoc(
                 restorePoint: UTC.rfc3339(p.restorePoint), skewSeconds: Int(p.skew.rounded()),
                 management: .init(id: p.management.id, time: UTC.rfc3339(p.management.time), type: p.management.type),
-                portal: .init(start: UTC.rfc3339(p.run.start), end: UTC.rfc3339(p.run.end), system: p.run.system?.fileName ?? "",
-                              sites: p.run.siteFileNames))
+                portal: .init(
+                    start: UTC.rfc3339(p.run.start), end: UTC.rfc3339(p.run.end), system: p.run.system?.fileName ?? "",
+                    sites: p.run.siteFileNames))
         }
         write("  \"toleranceSeconds\" : \(Int(tolerance)),\n")
-        write("  \"unpaired\" : \(encode(PairsDocument.Unpaired(management: result.unpairedManagement.map(\.id), portal: result.unpairedRuns.compactMap { $0.system?.fileName })))\n}\n")
+        write(
+            "  \"unpaired\" : \(encode(PairsDocument.Unpaired(management: result.unpairedManagement.map(\.id), portal: result.unpairedRuns.compactMap { $0.system?.fileName })))\n}\n"
+        )
     }
 
     public static func pairsTable(_ result: PairingResult, tolerance: TimeInterval) -> String {
         var out = "Restorable pairs (tolerance \(DurationText.format(tolerance))): \(result.pairs.count)\n"
         if !result.pairs.isEmpty {
-            out += table([["RESTORE POINT", "SKEW", "MANAGEMENT", "TYPE", "PORTAL RUN", "SITES"]] + result.pairs.map { p in
-                [UTC.rfc3339(p.restorePoint), DurationText.format(p.skew), p.management.id, p.management.type,
-                 "\(UTC.rfc3339(p.run.start)) … \(UTC.rfc3339(p.run.end))", "\(p.run.siteCount)"]
-            })
+            out += table(
+                [["RESTORE POINT", "SKEW", "MANAGEMENT", "TYPE", "PORTAL RUN", "SITES"]]
+                    + result.pairs.map { p in
+                        [
+                            UTC.rfc3339(p.restorePoint), DurationText.format(p.skew), p.management.id,
+                            p.management.type,
+                            "\(UTC.rfc3339(p.run.start)) … \(UTC.rfc3339(p.run.end))", "\(p.run.siteCount)",
+                        ]
+                    })
         }
         if !result.incompleteRuns.isEmpty {
             out += "\nIncomplete portal runs: \(result.incompleteRuns.count)\n"
-            out += table([["RUN START", "SYSTEM", "MISSING SITES"]] + result.incompleteRuns.map { r in
-                [UTC.rfc3339(r.start), r.system?.fileName ?? "(none)",
-                 r.missingSites.isEmpty ? (r.emptyFiles.isEmpty ? "-" : "empty: \(r.emptyFiles.map(\.fileName).joined(separator: ", "))")
-                    : r.missingSites.joined(separator: ", ")]
-            })
+            out += table(
+                [["RUN START", "SYSTEM", "MISSING SITES"]]
+                    + result.incompleteRuns.map { r in
+                        [
+                            UTC.rfc3339(r.start), r.system?.fileName ?? "(none)",
+                            r.missingSites.isEmpty
+                                ? (r.emptyFiles.isEmpty
+                                    ? "-" : "empty: \(r.emptyFiles.map(\.fileName).joined(separator: ", "))")
+                                : r.missingSites.joined(separator: ", "),
+                        ]
+                    })
         }
         if !result.unpairedManagement.isEmpty || !result.unpairedRuns.isEmpty {
             out += "\nUnpaired: management \(result.unpairedManagement.map(\.id).joined(separator: ", ").ifEmpty("-"))"
-            out += "; portal runs \(result.unpairedRuns.map { UTC.rfc3339($0.start) }.joined(separator: ", ").ifEmpty("-"))\n"
+            out +=
+                "; portal runs \(result.unpairedRuns.map { UTC.rfc3339($0.start) }.joined(separator: ", ").ifEmpty("-"))\n"
         }
         return out
     }
@@ -75,15 +112,20 @@ public enum Render {
     }
 
     public static func auditJSON(_ assessment: Assessment, now: Date) -> String {
-        json(AuditDocument(status: assessment.status.rawValue, generatedAt: UTC.rfc3339(now), findings: assessment.findings))
+        json(
+            AuditDocument(
+                status: assessment.status.rawValue, generatedAt: UTC.rfc3339(now), findings: assessment.findings))
     }
 
     public static func auditTable(_ assessment: Assessment) -> String {
-        var out = "Audit: \(assessment.status.rawValue.uppercased()) (\(assessment.findings.count) findings, \(assessment.pairing.pairs.count) restorable pairs)\n"
+        var out =
+            "Audit: \(assessment.status.rawValue.uppercased()) (\(assessment.findings.count) findings, \(assessment.pairing.pairs.count) restorable pairs)\n"
         if !assessment.findings.isEmpty {
-            out += table([["SEVERITY", "CODE", "SUBJECT", "MESSAGE"]] + assessment.findings.map {
-                [$0.severity.rawValue, $0.code, $0.subject, $0.message]
-            })
+            out += table(
+                [["SEVERITY", "CODE", "SUBJECT", "MESSAGE"]]
+                    + assessment.findings.map {
+                        [$0.severity.rawValue, $0.code, $0.subject, $0.message]
+                    })
         }
         return out
     }
@@ -97,8 +139,10 @@ public enum Render {
     static func table(_ rows: [[String]]) -> String {
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max()! }
         return rows.map { row in
-            row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
+            row.enumerated().map { c, cell in
+                c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+            }
+            .joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
     }
 }

@@ -49,8 +49,10 @@ public struct Scanner {
                         case .portal:
                             // One parse gives both the kind and the record, stored on the object's row.
                             if let file = Classifier.portalFile(object) {
-                                objects.append(.init(object, file.kind == .system ? .portalSystem : .portalSite,
-                                                     time: file.time.timeIntervalSince1970, site: file.site))
+                                objects.append(
+                                    .init(
+                                        object, file.kind == .system ? .portalSystem : .portalSite,
+                                        time: file.time.timeIntervalSince1970, site: file.site))
                             } else {
                                 objects.append(.init(object, .unrecognized))
                             }
@@ -81,30 +83,37 @@ public struct Scanner {
             }
         } catch {
             writer.discard()
-            let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error), code: "TARGET_UNREACHABLE")
+            let failure =
+                (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error), code: "TARGET_UNREACHABLE")
             if failure.code == Index.errorCode { throw failure }
             logger.error("scan failed", metadata: ["source": "\(source)", "error": "\(failure.message)"])
-            try index.recordFailedScan(source: source, location: target.location, started: started,
-                                       code: failure.code ?? "TARGET_UNREACHABLE", error: failure.message)
+            try index.recordFailedScan(
+                source: source, location: target.location, started: started,
+                code: failure.code ?? "TARGET_UNREACHABLE", error: failure.message)
             return Report(source: source, location: target.location, counts: nil, error: failure)
         }
         let listedAt = Date()
         let counts = try writer.commit()
-        logger.info("scan done", metadata: [
-            "source": "\(source)", "seen": "\(counts.seen)", "added": "\(counts.added)", "gone": "\(counts.gone)",
-            "listSeconds": "\(String(format: "%.2f", listedAt.timeIntervalSince(started)))",
-            "commitSeconds": "\(String(format: "%.2f", Date().timeIntervalSince(listedAt)))",
-        ])
+        logger.info(
+            "scan done",
+            metadata: [
+                "source": "\(source)", "seen": "\(counts.seen)", "added": "\(counts.added)", "gone": "\(counts.gone)",
+                "listSeconds": "\(String(format: "%.2f", listedAt.timeIntervalSince(started)))",
+                "commitSeconds": "\(String(format: "%.2f", Date().timeIntervalSince(listedAt)))",
+            ])
         return Report(source: source, location: target.location, counts: counts, error: nil)
     }
 
-    static func managementRows(_ objects: [(object: StorageObject, kind: ObjectKind)], contents: [String: String]) throws -> [Index.Row] {
+    static func managementRows(_ objects: [(object: StorageObject, kind: ObjectKind)], contents: [String: String])
+        throws -> [Index.Row]
+    {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .secondsSince1970
         return try Classifier.managementBackups(objects, contents: contents).map { backup in
-            Index.Row(key: backup.id, kind: backup.format.rawValue, time: backup.time.timeIntervalSince1970,
-                      payload: String(decoding: try encoder.encode(backup), as: UTF8.self))
+            Index.Row(
+                key: backup.id, kind: backup.format.rawValue, time: backup.time.timeIntervalSince1970,
+                payload: String(decoding: try encoder.encode(backup), as: UTF8.self))
         }
     }
 
@@ -120,13 +129,17 @@ public struct Scanner {
     /// Reads the cluster exports and records their backup CRs. A bad export fails the whole cluster scan.
     public func scanCluster(_ cluster: Config.Cluster) throws -> Report {
         let files = [(Role.portal, cluster.portalBackups), (Role.management, cluster.managementBackups)]
-        return try scanClusterRecords(location: files.compactMap { $0.1?.path }.joined(separator: ", "),
-                                      failureCode: "CLUSTER_EXPORT_INVALID") { _ in
+        return try scanClusterRecords(
+            location: files.compactMap { $0.1?.path }.joined(separator: ", "),
+            failureCode: "CLUSTER_EXPORT_INVALID"
+        ) { _ in
             try files.flatMap { role, url -> [ClusterRecord] in
                 guard let url else { return [] }
                 let document = try Documents.load(url, what: "\(role.rawValue) backups export")
                 do { return try ClusterExport.records(document, role: role) } catch {
-                    throw DRAuditError("\(role.rawValue) backups export \(url.path): \(DRAuditError.oneLine(error))", code: "CLUSTER_EXPORT_INVALID")
+                    throw DRAuditError(
+                        "\(role.rawValue) backups export \(url.path): \(DRAuditError.oneLine(error))",
+                        code: "CLUSTER_EXPORT_INVALID")
                 }
             }
         }
@@ -134,8 +147,10 @@ public struct Scanner {
 
     /// One cluster scan: `read` names where it read (for the scan row) and returns the records. A failure is
     /// recorded as a failed `cluster` scan and changes nothing else.
-    private func scanClusterRecords(location initial: String, failureCode: String,
-                                    read: (inout String) throws -> [ClusterRecord]) throws -> Report {
+    private func scanClusterRecords(
+        location initial: String, failureCode: String,
+        read: (inout String) throws -> [ClusterRecord]
+    ) throws -> Report {
         let started = Date()
         var location = initial
         let encoder = JSONEncoder()
@@ -143,12 +158,15 @@ public struct Scanner {
         let rows: [Index.Row]
         do {
             rows = try read(&location).map { r in
-                Index.Row(key: r.name, kind: r.kind.rawValue, phase: r.phase, payload: String(decoding: try encoder.encode(r), as: UTF8.self))
+                Index.Row(
+                    key: r.name, kind: r.kind.rawValue, phase: r.phase,
+                    payload: String(decoding: try encoder.encode(r), as: UTF8.self))
             }
         } catch {
             let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error))
-            try index.recordFailedScan(source: "cluster", location: location, started: started,
-                                       code: failure.code ?? failureCode, error: failure.message)
+            try index.recordFailedScan(
+                source: "cluster", location: location, started: started,
+                code: failure.code ?? failureCode, error: failure.message)
             return Report(source: "cluster", location: location, counts: nil, error: failure)
         }
         let counts = try index.recordClusterScan(location: location, started: started, records: rows)

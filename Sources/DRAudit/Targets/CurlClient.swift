@@ -52,7 +52,9 @@ final class CurlClient: @unchecked Sendable {
 
     init(timeout: TimeInterval, tls: TLS, sigv4: SigV4?) throws {
         Self.globalInit
-        guard let h = curl_easy_init() else { throw TransportError(code: -1, message: "libcurl could not start", retryable: false) }
+        guard let h = curl_easy_init() else {
+            throw TransportError(code: -1, message: "libcurl could not start", retryable: false)
+        }
         handle = h
         signsForS3 = sigv4 != nil
         errorBuffer = .allocate(capacity: Int(drcurl_error_size()))
@@ -102,15 +104,18 @@ final class CurlClient: @unchecked Sendable {
         let sink = Sink(limit: Self.bodyLimit)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         _ = drcurl_set_string(handle, CURLOPT_URL, url)
-        _ = drcurl_set_write(handle, { data, size, count, context in
-            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
-            let n = size * count
-            if sink.data.count + n > sink.limit { return 0 } // aborts the transfer
-            if let data { sink.data.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: n) }
-            return n
-        }, context)
+        _ = drcurl_set_write(
+            handle,
+            { data, size, count, context in
+                let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+                let n = size * count
+                if sink.data.count + n > sink.limit { return 0 }  // aborts the transfer
+                if let data { sink.data.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: n) }
+                return n
+            }, context)
         var list: UnsafeMutablePointer<curl_slist>?
-        let signing = signsForS3 ? ["x-amz-content-sha256: \(body == nil ? Self.emptyPayloadHash : "UNSIGNED-PAYLOAD")"] : []
+        let signing =
+            signsForS3 ? ["x-amz-content-sha256: \(body == nil ? Self.emptyPayloadHash : "UNSIGNED-PAYLOAD")"] : []
         for header in headers + signing {
             list = curl_slist_append(list, header)
         }
@@ -122,7 +127,9 @@ final class CurlClient: @unchecked Sendable {
             _ = drcurl_set_string(handle, CURLOPT_CUSTOMREQUEST, method)
             code = body.withUnsafeBytes { raw in
                 _ = drcurl_set_long(handle, CURLOPT_POSTFIELDSIZE, raw.count)
-                _ = drcurl_set_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                _ = drcurl_set_pointer(
+                    handle, CURLOPT_POSTFIELDS,
+                    UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
                 return curl_easy_perform(handle)
             }
             _ = drcurl_set_pointer(handle, CURLOPT_POSTFIELDS, nil)
@@ -135,11 +142,14 @@ final class CurlClient: @unchecked Sendable {
         }
         guard code == CURLE_OK else {
             let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
-            let retryable: Set<UInt32> = [CURLE_COULDNT_CONNECT.rawValue, CURLE_OPERATION_TIMEDOUT.rawValue, CURLE_SEND_ERROR.rawValue,
-                                          CURLE_RECV_ERROR.rawValue, CURLE_GOT_NOTHING.rawValue, CURLE_PARTIAL_FILE.rawValue,
-                                          CURLE_COULDNT_RESOLVE_HOST.rawValue]
+            let retryable: Set<UInt32> = [
+                CURLE_COULDNT_CONNECT.rawValue, CURLE_OPERATION_TIMEDOUT.rawValue, CURLE_SEND_ERROR.rawValue,
+                CURLE_RECV_ERROR.rawValue, CURLE_GOT_NOTHING.rawValue, CURLE_PARTIAL_FILE.rawValue,
+                CURLE_COULDNT_RESOLVE_HOST.rawValue,
+            ]
             let message = code == CURLE_WRITE_ERROR ? "response larger than \(Self.bodyLimit >> 20) MiB" : detail
-            throw TransportError(code: Int(code.rawValue), message: message, retryable: retryable.contains(code.rawValue))
+            throw TransportError(
+                code: Int(code.rawValue), message: message, retryable: retryable.contains(code.rawValue))
         }
         return Response(status: drcurl_response_code(handle), body: sink.data)
     }

@@ -19,7 +19,9 @@ public struct LocalTarget: StorageTarget {
     // opendir/readdir rather than FileManager's enumerator: it reports errors and does not follow links.
     private func walk(_ directory: String, prefix: String, _ visit: (StorageObject) throws -> Void) throws {
         guard let dir = opendir(directory) else {
-            throw DRAuditError("local target: cannot open \(directory): \(String(cString: strerror(errno)))", code: "TARGET_UNREACHABLE")
+            throw DRAuditError(
+                "local target: cannot open \(directory): \(String(cString: strerror(errno)))",
+                code: "TARGET_UNREACHABLE")
         }
         defer { closedir(dir) }
         // Entries are visited as readdir hands them out, in the file system's order: holding a folder's names to
@@ -28,7 +30,9 @@ public struct LocalTarget: StorageTarget {
             errno = 0
             guard let entry = readdir(dir) else {
                 guard errno == 0 else {
-                    throw DRAuditError("local target: cannot read \(directory): \(String(cString: strerror(errno)))", code: "TARGET_UNREACHABLE")
+                    throw DRAuditError(
+                        "local target: cannot read \(directory): \(String(cString: strerror(errno)))",
+                        code: "TARGET_UNREACHABLE")
                 }
                 break
             }
@@ -39,7 +43,9 @@ public struct LocalTarget: StorageTarget {
             let path = directory + "/" + name
             var info = stat()
             guard lstat(path, &info) == 0 else {
-                throw DRAuditError("local target: cannot stat \(path): \(String(cString: strerror(errno)))", code: "TARGET_UNREACHABLE")
+                throw DRAuditError(
+                    "local target: cannot stat \(path): \(String(cString: strerror(errno)))", code: "TARGET_UNREACHABLE"
+                )
             }
             let key = prefix.isEmpty ? name : prefix + "/" + name
             switch info.st_mode & S_IFMT {
@@ -49,7 +55,7 @@ public struct LocalTarget: StorageTarget {
                 let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec / 1_000_000) / 1000
                 try visit(StorageObject(key: key, size: Int64(info.st_size), mtime: Date(timeIntervalSince1970: mtime)))
             default:
-                continue // links, sockets and devices are not backups
+                continue  // links, sockets and devices are not backups
             }
         }
     }

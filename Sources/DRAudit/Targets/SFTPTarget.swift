@@ -1,8 +1,9 @@
 import CLibSSH2
 import DRAuditCore
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An SFTP server reached through libssh2. The host key is always verified (known_hosts or a pinned
@@ -102,7 +103,8 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
                     subdirectories.append((directory + "/" + entry, key))
                 case 0o100000:
                     let size = attributes.flags & UInt(LIBSSH2_SFTP_ATTR_SIZE) != 0 ? Int64(attributes.filesize) : 0
-                    let mtime = attributes.flags & UInt(LIBSSH2_SFTP_ATTR_ACMODTIME) != 0
+                    let mtime =
+                        attributes.flags & UInt(LIBSSH2_SFTP_ATTR_ACMODTIME) != 0
                         ? Date(timeIntervalSince1970: TimeInterval(attributes.mtime)) : nil
                     try visit(StorageObject(key: key, size: size, mtime: mtime))
                 default:
@@ -137,19 +139,24 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
 
     private func connect() throws {
         socketFD = try openSocket()
-        guard let session = drssh_session_init() else { throw DRAuditError("\(location): libssh2 could not start a session") }
+        guard let session = drssh_session_init() else {
+            throw DRAuditError("\(location): libssh2 could not start a session")
+        }
         self.session = session
         libssh2_session_set_blocking(session, 1)
         libssh2_session_set_timeout(session, Int(settings.timeout * 1000))
         // OpenSSH's preference, so a key recorded by `ssh` on first contact is the one offered.
-        _ = libssh2_session_method_pref(session, LIBSSH2_METHOD_HOSTKEY,
-                                        "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa")
+        _ = libssh2_session_method_pref(
+            session, LIBSSH2_METHOD_HOSTKEY,
+            "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa")
         let rc = libssh2_session_handshake(session, socketFD)
         if rc != 0 { throw sessionError("SSH handshake failed", rc: rc, code: "TARGET_UNREACHABLE") }
         try verifyHostKey(session)
         try authenticate(session)
         guard let sftp = libssh2_sftp_init(session) else {
-            throw sessionError("the server refused the SFTP subsystem", rc: libssh2_session_last_errno(session), code: "TARGET_UNREACHABLE")
+            throw sessionError(
+                "the server refused the SFTP subsystem", rc: libssh2_session_last_errno(session),
+                code: "TARGET_UNREACHABLE")
         }
         self.sftp = sftp
     }
@@ -161,7 +168,9 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         var result: UnsafeMutablePointer<addrinfo>?
         let gai = getaddrinfo(settings.host, String(settings.port), &hints, &result)
         guard gai == 0, let first = result else {
-            throw DRAuditError("\(location): cannot resolve \(settings.host): \(String(cString: gai_strerror(gai)))", code: "TARGET_UNREACHABLE")
+            throw DRAuditError(
+                "\(location): cannot resolve \(settings.host): \(String(cString: gai_strerror(gai)))",
+                code: "TARGET_UNREACHABLE")
         }
         defer { freeaddrinfo(result) }
         var lastError = "no address"
@@ -169,7 +178,10 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         while let ai = info {
             info = ai.pointee.ai_next
             let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
-            if fd < 0 { lastError = String(cString: strerror(errno)); continue }
+            if fd < 0 {
+                lastError = String(cString: strerror(errno))
+                continue
+            }
             let flags = fcntl(fd, F_GETFL, 0)
             _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
             var rc = Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen)
@@ -215,15 +227,21 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         if let pinned = settings.hostKeyFingerprint {
             let want = pinned.hasPrefix("SHA256:") ? pinned : "SHA256:" + pinned
             guard want.replacingOccurrences(of: "=", with: "") == offered else {
-                throw DRAuditError("\(location): host key \(offered) does not match the pinned hostKeyFingerprint \(want); refusing to connect", code: "TARGET_UNTRUSTED")
+                throw DRAuditError(
+                    "\(location): host key \(offered) does not match the pinned hostKeyFingerprint \(want); refusing to connect",
+                    code: "TARGET_UNTRUSTED")
             }
             return
         }
         let file = settings.knownHosts ?? (NSHomeDirectory() + "/.ssh/known_hosts")
         guard FileManager.default.isReadableFile(atPath: file) else {
-            throw DRAuditError("\(location): known_hosts file \(file) is missing or unreadable; add the host key (offered \(offered)) or pin hostKeyFingerprint", code: "TARGET_UNTRUSTED")
+            throw DRAuditError(
+                "\(location): known_hosts file \(file) is missing or unreadable; add the host key (offered \(offered)) or pin hostKeyFingerprint",
+                code: "TARGET_UNTRUSTED")
         }
-        guard let hosts = libssh2_knownhost_init(session) else { throw DRAuditError("\(location): libssh2 known-hosts init failed") }
+        guard let hosts = libssh2_knownhost_init(session) else {
+            throw DRAuditError("\(location): libssh2 known-hosts init failed")
+        }
         defer { libssh2_knownhost_free(hosts) }
         if drssh_knownhost_read(hosts, file) < 0 {
             throw DRAuditError("\(location): known_hosts file \(file) could not be parsed", code: "TARGET_UNTRUSTED")
@@ -242,9 +260,13 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         case LIBSSH2_KNOWNHOST_CHECK_MATCH:
             return
         case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-            throw DRAuditError("\(location): HOST KEY CHANGED: the server offered \(offered), which does not match \(file); refusing to connect", code: "TARGET_UNTRUSTED")
+            throw DRAuditError(
+                "\(location): HOST KEY CHANGED: the server offered \(offered), which does not match \(file); refusing to connect",
+                code: "TARGET_UNTRUSTED")
         case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-            throw DRAuditError("\(location): host key \(offered) is not in \(file); verify it and add it (ssh-keyscan -p \(settings.port) \(settings.host)) or pin hostKeyFingerprint", code: "TARGET_UNTRUSTED")
+            throw DRAuditError(
+                "\(location): host key \(offered) is not in \(file); verify it and add it (ssh-keyscan -p \(settings.port) \(settings.host)) or pin hostKeyFingerprint",
+                code: "TARGET_UNTRUSTED")
         default:
             throw DRAuditError("\(location): host key check against \(file) failed", code: "TARGET_UNTRUSTED")
         }
@@ -252,19 +274,26 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
 
     private func authenticate(_ session: OpaquePointer) throws {
         let creds = settings.credentials
-        guard let user = creds.username else { throw DRAuditError("\(location): the backup Secret has no username", code: "TARGET_AUTH_FAILED") }
+        guard let user = creds.username else {
+            throw DRAuditError("\(location): the backup Secret has no username", code: "TARGET_AUTH_FAILED")
+        }
         var rc: Int32 = LIBSSH2_ERROR_AUTHENTICATION_FAILED
         if let key = creds.privateKey {
             rc = key.withCString { keyPointer in
-                libssh2_userauth_publickey_frommemory(session, user, user.utf8.count, nil, 0, keyPointer, key.utf8.count, nil)
+                libssh2_userauth_publickey_frommemory(
+                    session, user, user.utf8.count, nil, 0, keyPointer, key.utf8.count, nil)
             }
         }
         if rc != 0, let password = creds.password {
             rc = drssh_userauth_password(session, user, password)
         }
         guard rc == 0 else {
-            if rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED || rc == LIBSSH2_ERROR_FILE {
-                throw DRAuditError("\(location): authentication failed for the backup Secret's user (wrong password or key)", code: "TARGET_AUTH_FAILED")
+            if rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED
+                || rc == LIBSSH2_ERROR_FILE
+            {
+                throw DRAuditError(
+                    "\(location): authentication failed for the backup Secret's user (wrong password or key)",
+                    code: "TARGET_AUTH_FAILED")
             }
             throw sessionError("authentication failed", rc: rc, code: "TARGET_AUTH_FAILED")
         }

@@ -16,12 +16,17 @@ public enum TargetFactory {
         let spec = artifacts.target
         switch spec.protocol {
         case "local":
-            guard let path = spec.path else { throw DRAuditError("\(role.rawValue) target: protocol local needs a path") }
+            guard let path = spec.path else {
+                throw DRAuditError("\(role.rawValue) target: protocol local needs a path")
+            }
             return LocalTarget(root: URL(fileURLWithPath: path))
         case "sftp":
-            guard let host = spec.host, !host.isEmpty else { throw DRAuditError("\(role.rawValue) target: protocol sftp needs a host") }
-            var settings = SFTPTarget.Settings(host: host, port: spec.port ?? 22, path: spec.path ?? ".",
-                                               credentials: try artifacts.requireCredentials())
+            guard let host = spec.host, !host.isEmpty else {
+                throw DRAuditError("\(role.rawValue) target: protocol sftp needs a host")
+            }
+            var settings = SFTPTarget.Settings(
+                host: host, port: spec.port ?? 22, path: spec.path ?? ".",
+                credentials: try artifacts.requireCredentials())
             settings.knownHosts = artifacts.config.knownHosts?.path
             settings.hostKeyFingerprint = artifacts.config.hostKeyFingerprint
             settings.timeout = artifacts.config.timeout
@@ -29,8 +34,9 @@ public enum TargetFactory {
         case "objstore":
             let location: S3Location
             do {
-                location = try S3Location.from(host: spec.host, path: spec.path, provider: spec.s3Provider, uriStyle: spec.uriStyle,
-                                               endpointOverride: artifacts.config.endpoint)
+                location = try S3Location.from(
+                    host: spec.host, path: spec.path, provider: spec.s3Provider, uriStyle: spec.uriStyle,
+                    endpointOverride: artifacts.config.endpoint)
             } catch {
                 throw DRAuditError("\(role.rawValue) target: \(DRAuditError.oneLine(error))")
             }
@@ -44,7 +50,9 @@ public enum TargetFactory {
             settings.timeout = artifacts.config.timeout
             return S3Target(settings)
         default:
-            throw DRAuditError("\(role.rawValue) target: protocol '\(spec.protocol)' is not supported (supported: local, sftp, objstore)")
+            throw DRAuditError(
+                "\(role.rawValue) target: protocol '\(spec.protocol)' is not supported (supported: local, sftp, objstore)"
+            )
         }
     }
 }

@@ -38,7 +38,9 @@ public struct SourceState: Hashable, Sendable {
     public var ok: Bool
     public var errorCode: String?
     public var error: String?
-    public init(source: String, location: String, lastScanAt: Date?, ok: Bool, errorCode: String? = nil, error: String? = nil) {
+    public init(
+        source: String, location: String, lastScanAt: Date?, ok: Bool, errorCode: String? = nil, error: String? = nil
+    ) {
         self.source = source
         self.location = location
         self.lastScanAt = lastScanAt
@@ -50,8 +52,15 @@ public struct SourceState: Hashable, Sendable {
 
 /// What the operator's saved artifacts say, with each problem already put into words by the loader.
 public struct DeploymentState: Sendable {
-    public enum SecretState: Sendable { case valid(name: String), invalid(String) }
-    public enum EncryptionState: Sendable { case notGiven, unreadable(String), saved(name: String, hasData: Bool) }
+    public enum SecretState: Sendable {
+        case valid(name: String)
+        case invalid(String)
+    }
+    public enum EncryptionState: Sendable {
+        case notGiven
+        case unreadable(String)
+        case saved(name: String, hasData: Bool)
+    }
     public var portalCR: SubsystemCR?
     public var managementCR: SubsystemCR?
     public var portalSecret: SecretState?
@@ -60,8 +69,10 @@ public struct DeploymentState: Sendable {
     /// The CRs as saved when the backups were taken (config `baseline:`), to compare against.
     public var portalBaseline: SubsystemCR?
     public var managementBaseline: SubsystemCR?
-    public init(portalCR: SubsystemCR? = nil, managementCR: SubsystemCR? = nil, portalSecret: SecretState? = nil,
-                managementSecret: SecretState? = nil, encryptionSecret: EncryptionState = .notGiven) {
+    public init(
+        portalCR: SubsystemCR? = nil, managementCR: SubsystemCR? = nil, portalSecret: SecretState? = nil,
+        managementSecret: SecretState? = nil, encryptionSecret: EncryptionState = .notGiven
+    ) {
         self.portalCR = portalCR
         self.managementCR = managementCR
         self.portalSecret = portalSecret
@@ -104,7 +115,8 @@ public struct Assessment: Sendable {
 public enum Audit {
     public static func assess(_ input: AuditInput) -> Assessment {
         let failedPortal = Set((input.portalRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
-        let failedManagement = Set((input.managementRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
+        let failedManagement = Set(
+            (input.managementRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
         let usablePortal = input.portal.excluding(fileNames: failedPortal)
         let restorable = Pairing.restorable(input.managementBackups, contradicted: failedManagement)
         let pairing = Pairing.pair(portal: usablePortal, restorableManagement: restorable, policy: input.policy)
@@ -114,16 +126,25 @@ public enum Audit {
         findings += pairFindings(input, pairing)
         findings += portalFindings(pairing)
         findings += pairing.unpairedManagement.map {
-            Finding("UNPAIRED_BACKUP", .info, "management \($0.id)", "restorable management \($0.id) (\(UTC.rfc3339($0.time))) has no complete portal run within \(DurationText.format(input.policy.tolerance))")
+            Finding(
+                "UNPAIRED_BACKUP", .info, "management \($0.id)",
+                "restorable management \($0.id) (\(UTC.rfc3339($0.time))) has no complete portal run within \(DurationText.format(input.policy.tolerance))"
+            )
         }
         findings += pairing.unpairedRuns.map {
-            Finding("UNPAIRED_BACKUP", .info, "portal run \(UTC.rfc3339($0.start))", "complete portal run \(UTC.rfc3339($0.start)) has no restorable management backup within \(DurationText.format(input.policy.tolerance))")
+            Finding(
+                "UNPAIRED_BACKUP", .info, "portal run \(UTC.rfc3339($0.start))",
+                "complete portal run \(UTC.rfc3339($0.start)) has no restorable management backup within \(DurationText.format(input.policy.tolerance))"
+            )
         }
         findings += managementFindings(input, contradicted: failedManagement)
         findings += crossCheckFindings(input)
         findings += deploymentFindings(input)
         findings += input.unrecognized.map {
-            Finding("UNRECOGNIZED_OBJECT", .warn, $0.key, "\($0.role.rawValue) target holds \($0.key) (\($0.size) bytes), which is not a known backup name; kept in the index")
+            Finding(
+                "UNRECOGNIZED_OBJECT", .warn, $0.key,
+                "\($0.role.rawValue) target holds \($0.key) (\($0.size) bytes), which is not a known backup name; kept in the index"
+            )
         }
         findings += input.emptyMetadata.map {
             Finding("OBJECT_EMPTY", .warn, $0.key, "\($0.role.rawValue) metadata file \($0.key) is empty")
@@ -135,23 +156,34 @@ public enum Audit {
     static func sourceFindings(_ input: AuditInput) -> [Finding] {
         input.sources.compactMap { s in
             guard let at = s.lastScanAt else {
-                return Finding("TARGET_NOT_SCANNED", .fail, s.source, "\(s.source) (\(s.location)) has never been scanned: run dr-audit scan")
+                return Finding(
+                    "TARGET_NOT_SCANNED", .fail, s.source,
+                    "\(s.source) (\(s.location)) has never been scanned: run dr-audit scan")
             }
             guard !s.ok else { return nil }
-            return Finding(s.errorCode ?? "TARGET_UNREACHABLE", .fail, s.source,
-                           "last \(s.source) scan (\(UTC.rfc3339(at))) of \(s.location) failed: \(s.error ?? "unknown error")")
+            return Finding(
+                s.errorCode ?? "TARGET_UNREACHABLE", .fail, s.source,
+                "last \(s.source) scan (\(UTC.rfc3339(at))) of \(s.location) failed: \(s.error ?? "unknown error")")
         }
     }
 
     static func pairFindings(_ input: AuditInput, _ pairing: PairingResult) -> [Finding] {
         guard let newest = pairing.pairs.first else {
-            return [Finding("NO_RESTORABLE_PAIR", .fail, "pairs",
-                            "no restorable management backup lies within \(DurationText.format(input.policy.tolerance)) of a complete portal run")]
+            return [
+                Finding(
+                    "NO_RESTORABLE_PAIR", .fail, "pairs",
+                    "no restorable management backup lies within \(DurationText.format(input.policy.tolerance)) of a complete portal run"
+                )
+            ]
         }
         let age = input.now.timeIntervalSince(newest.restorePoint)
         guard age > input.policy.rpo else { return [] }
-        return [Finding("RPO_EXCEEDED", .fail, UTC.rfc3339(newest.restorePoint),
-                        "newest restorable pair is \(DurationText.format(age)) old, over the RPO of \(DurationText.format(input.policy.rpo))")]
+        return [
+            Finding(
+                "RPO_EXCEEDED", .fail, UTC.rfc3339(newest.restorePoint),
+                "newest restorable pair is \(DurationText.format(age)) old, over the RPO of \(DurationText.format(input.policy.rpo))"
+            )
+        ]
     }
 
     static func portalFindings(_ pairing: PairingResult) -> [Finding] {
@@ -165,7 +197,8 @@ public enum Audit {
                 findings.append(Finding("PORTAL_SITE_MISSING", .warn, site, "\(subject) has no backup of site \(site)"))
             }
             for file in run.emptyFiles {
-                findings.append(Finding("OBJECT_EMPTY", .warn, file.key, "portal backup \(file.key) is empty (0 bytes)"))
+                findings.append(
+                    Finding("OBJECT_EMPTY", .warn, file.key, "portal backup \(file.key) is empty (0 bytes)"))
             }
         }
         return findings
@@ -179,11 +212,14 @@ public enum Audit {
             case .failed:
                 return Finding("BACKUP_FAILED", .warn, subject, "\(subject) failed: \(b.detail ?? "error recorded")")
             case .incomplete:
-                return Finding("MGMT_BACKUP_INCOMPLETE", .warn, subject, "\(subject) is incomplete: \(b.detail ?? "metadata missing")")
+                return Finding(
+                    "MGMT_BACKUP_INCOMPLETE", .warn, subject,
+                    "\(subject) is incomplete: \(b.detail ?? "metadata missing")")
             case .complete:
                 // A Failed cluster record is reported by the cross-check; here only the storage chain counts.
                 guard let problem = Pairing.chainProblem(b, byID: byID), b.prior != nil else { return nil }
-                return Finding("MGMT_CHAIN_BROKEN", .warn, subject, "\(subject) (\(b.type)) cannot be restored: \(problem)")
+                return Finding(
+                    "MGMT_CHAIN_BROKEN", .warn, subject, "\(subject) (\(b.type)) cannot be restored: \(problem)")
             }
         }
     }
@@ -192,9 +228,11 @@ public enum Audit {
         var findings: [Finding] = []
         /// Records and objects meet by `key`: what a record's object name means on the target (`recordKey`) and
         /// what each object is (`objectKey`). Only findings build an object's name.
-        func check<Object, Key: Hashable>(_ records: [ClusterRecord]?, objects: [Object], objectKey: (Object) -> Key,
-                                          recordKey: (String) -> Key?, name: (Object) -> String, time: (Object) -> Date,
-                                          what: String) {
+        func check<Object, Key: Hashable>(
+            _ records: [ClusterRecord]?, objects: [Object], objectKey: (Object) -> Key,
+            recordKey: (String) -> Key?, name: (Object) -> String, time: (Object) -> Date,
+            what: String
+        ) {
             guard let records else { return }
             let present = Set(objects.map(objectKey))
             var described: Set<Key> = []
@@ -203,26 +241,39 @@ public enum Audit {
                 if let key = r.objectName.flatMap(recordKey) { described.insert(key) }
                 switch r.verdict {
                 case .failed:
-                    findings.append(Finding("BACKUP_FAILED", .warn, subject, "\(subject) is Failed\(r.objectName.map { " (\($0))" } ?? ""); not counted as restorable"))
+                    findings.append(
+                        Finding(
+                            "BACKUP_FAILED", .warn, subject,
+                            "\(subject) is Failed\(r.objectName.map { " (\($0))" } ?? ""); not counted as restorable"))
                 case .ready:
                     if let name = r.objectName, !(recordKey(name).map(present.contains) ?? false) {
-                        findings.append(Finding("CR_WITHOUT_OBJECT", .warn, subject, "\(subject) is Ready but \(name) is not on the \(what) target; it cannot be restored"))
+                        findings.append(
+                            Finding(
+                                "CR_WITHOUT_OBJECT", .warn, subject,
+                                "\(subject) is Ready but \(name) is not on the \(what) target; it cannot be restored"))
                     }
                 case .pending: break
                 }
             }
-            for object in objects where input.now.timeIntervalSince(time(object)) > input.policy.recordGrace
-                && !described.contains(objectKey(object)) {
+            for object in objects
+            where input.now.timeIntervalSince(time(object)) > input.policy.recordGrace
+                && !described.contains(objectKey(object))
+            {
                 let name = name(object)
-                findings.append(Finding("OBJECT_WITHOUT_CR", .warn, name, "\(what) backup \(name) has no backup CR in the cluster"))
+                findings.append(
+                    Finding("OBJECT_WITHOUT_CR", .warn, name, "\(what) backup \(name) has no backup CR in the cluster"))
             }
         }
         // Portal files meet records by identity (site and time), so a million of them need no names.
         let portal = input.portal
-        check(input.portalRecords, objects: portal.entries, objectKey: portal.identity, recordKey: portal.identity(ofFileName:),
-              name: portal.fileName, time: portal.date, what: "portal")
-        check(input.managementRecords, objects: input.managementBackups.filter { $0.status == .complete }, objectKey: \.id,
-              recordKey: { $0 }, name: \.id, time: \.time, what: "management")
+        check(
+            input.portalRecords, objects: portal.entries, objectKey: portal.identity,
+            recordKey: portal.identity(ofFileName:),
+            name: portal.fileName, time: portal.date, what: "portal")
+        check(
+            input.managementRecords, objects: input.managementBackups.filter { $0.status == .complete },
+            objectKey: \.id,
+            recordKey: { $0 }, name: \.id, time: \.time, what: "management")
         return findings
     }
 
@@ -235,10 +286,17 @@ public enum Audit {
         for cr in [d.portalCR, d.managementCR].compactMap({ $0 }) {
             let subject = "\(cr.kind)/\(cr.name)"
             if cr.name.count > cr.nameLimit {
-                findings.append(Finding("CR_NAME_TOO_LONG", .warn, subject, "\(subject) name has \(cr.name.count) characters; the DR procedure allows \(cr.nameLimit)"))
+                findings.append(
+                    Finding(
+                        "CR_NAME_TOO_LONG", .warn, subject,
+                        "\(subject) name has \(cr.name.count) characters; the DR procedure allows \(cr.nameLimit)"))
             }
             if cr.originalUID == nil {
-                findings.append(Finding("ORIGINAL_UID_MISSING", .warn, subject, "\(subject) has no spec.originalUID; a restored \(cr.role.rawValue) must carry the original UID"))
+                findings.append(
+                    Finding(
+                        "ORIGINAL_UID_MISSING", .warn, subject,
+                        "\(subject) has no spec.originalUID; a restored \(cr.role.rawValue) must carry the original UID"
+                    ))
             }
         }
         if let portal = d.portalCR {
@@ -246,18 +304,35 @@ public enum Audit {
             if let expected = portal.encryptionSecretName {
                 switch d.encryptionSecret {
                 case .notGiven:
-                    findings.append(Finding("ENCRYPTION_SECRET_NOT_SAVED", .fail, expected, "the portal encryption Secret \(expected) is not saved (config portal.encryptionSecret); a restore needs it"))
-                case let .unreadable(why):
-                    findings.append(Finding("ENCRYPTION_SECRET_NOT_SAVED", .fail, expected, "the saved portal encryption Secret is unusable: \(why)"))
-                case let .saved(name, hasData):
+                    findings.append(
+                        Finding(
+                            "ENCRYPTION_SECRET_NOT_SAVED", .fail, expected,
+                            "the portal encryption Secret \(expected) is not saved (config portal.encryptionSecret); a restore needs it"
+                        ))
+                case .unreadable(let why):
+                    findings.append(
+                        Finding(
+                            "ENCRYPTION_SECRET_NOT_SAVED", .fail, expected,
+                            "the saved portal encryption Secret is unusable: \(why)"))
+                case .saved(let name, let hasData):
                     if name != expected {
-                        findings.append(Finding("ENCRYPTION_SECRET_MISMATCH", .fail, expected, "the saved encryption Secret is \(name) but \(subject) uses \(expected)"))
+                        findings.append(
+                            Finding(
+                                "ENCRYPTION_SECRET_MISMATCH", .fail, expected,
+                                "the saved encryption Secret is \(name) but \(subject) uses \(expected)"))
                     } else if !hasData {
-                        findings.append(Finding("ENCRYPTION_SECRET_MISMATCH", .fail, expected, "the saved encryption Secret \(name) holds no data"))
+                        findings.append(
+                            Finding(
+                                "ENCRYPTION_SECRET_MISMATCH", .fail, expected,
+                                "the saved encryption Secret \(name) holds no data"))
                     }
                 }
             } else {
-                findings.append(Finding("ENCRYPTION_SECRET_UNSET", .warn, subject, "\(subject) sets no spec.encryptionSecret; the restore topic expects a saved, re-applied encryption Secret"))
+                findings.append(
+                    Finding(
+                        "ENCRYPTION_SECRET_UNSET", .warn, subject,
+                        "\(subject) sets no spec.encryptionSecret; the restore topic expects a saved, re-applied encryption Secret"
+                    ))
             }
         }
         for (cr, state) in [(d.portalCR, d.portalSecret), (d.managementCR, d.managementSecret)] {
@@ -266,26 +341,44 @@ public enum Audit {
             switch state {
             case nil:
                 if cr.backup.protocol != "local" {
-                    findings.append(Finding("BACKUP_SECRET_INVALID", .fail, expected ?? cr.role.rawValue, "no saved \(cr.role.rawValue) backup credential Secret (config \(cr.role.rawValue).secret)"))
+                    findings.append(
+                        Finding(
+                            "BACKUP_SECRET_INVALID", .fail, expected ?? cr.role.rawValue,
+                            "no saved \(cr.role.rawValue) backup credential Secret (config \(cr.role.rawValue).secret)")
+                    )
                 }
-            case let .invalid(why)?:
+            case .invalid(let why)?:
                 findings.append(Finding("BACKUP_SECRET_INVALID", .fail, expected ?? cr.role.rawValue, why))
-            case let .valid(name)?:
+            case .valid(let name)?:
                 if let expected, expected != name {
-                    findings.append(Finding("BACKUP_SECRET_INVALID", .fail, expected, "the saved \(cr.role.rawValue) backup Secret is \(name) but \(cr.kind)/\(cr.name) names \(expected)"))
+                    findings.append(
+                        Finding(
+                            "BACKUP_SECRET_INVALID", .fail, expected,
+                            "the saved \(cr.role.rawValue) backup Secret is \(name) but \(cr.kind)/\(cr.name) names \(expected)"
+                        ))
                 }
             }
         }
         if let p = d.portalCR?.backup.schedule, let m = d.managementCR?.backup.schedule {
             switch (CronSchedule(p), CronSchedule(m)) {
-            case let (ps?, ms?):
+            case (let ps?, let ms?):
                 if !CronSchedule.align(ps, ms, tolerance: input.policy.tolerance, from: input.now) {
-                    findings.append(Finding("SCHEDULE_MISALIGNED", .warn, "schedules", "portal schedule '\(p)' and management schedule '\(m)' never fire within \(DurationText.format(input.policy.tolerance)) of each other"))
+                    findings.append(
+                        Finding(
+                            "SCHEDULE_MISALIGNED", .warn, "schedules",
+                            "portal schedule '\(p)' and management schedule '\(m)' never fire within \(DurationText.format(input.policy.tolerance)) of each other"
+                        ))
                 }
             case (nil, _):
-                findings.append(Finding("SCHEDULE_MISALIGNED", .warn, "schedules", "portal schedule '\(p)' is not a 5-field cron expression"))
+                findings.append(
+                    Finding(
+                        "SCHEDULE_MISALIGNED", .warn, "schedules",
+                        "portal schedule '\(p)' is not a 5-field cron expression"))
             case (_, nil):
-                findings.append(Finding("SCHEDULE_MISALIGNED", .warn, "schedules", "management schedule '\(m)' is not a 5-field cron expression"))
+                findings.append(
+                    Finding(
+                        "SCHEDULE_MISALIGNED", .warn, "schedules",
+                        "management schedule '\(m)' is not a 5-field cron expression"))
             }
         }
         return findings

@@ -8,9 +8,10 @@ public struct CronSchedule: Hashable, Sendable {
     public init?(_ text: String) {
         let fields = text.split(whereSeparator: \.isWhitespace).map(String.init)
         guard fields.count == 5,
-              let minutes = Self.field(fields[0], 0...59), let hours = Self.field(fields[1], 0...23),
-              let days = Self.field(fields[2], 1...31), let months = Self.field(fields[3], 1...12),
-              var weekdays = Self.field(fields[4], 0...7) else { return nil }
+            let minutes = Self.field(fields[0], 0...59), let hours = Self.field(fields[1], 0...23),
+            let days = Self.field(fields[2], 1...31), let months = Self.field(fields[3], 1...12),
+            var weekdays = Self.field(fields[4], 0...7)
+        else { return nil }
         if weekdays.remove(7) != nil { weekdays.insert(0) }
         (self.minutes, self.hours, self.days, self.months, self.weekdays) = (minutes, hours, days, months, weekdays)
         daysRestricted = fields[2] != "*" && fields[2] != "?"
@@ -23,15 +24,22 @@ public struct CronSchedule: Hashable, Sendable {
             let stepParts = part.split(separator: "/", omittingEmptySubsequences: false)
             guard stepParts.count <= 2 else { return nil }
             var step = 1
-            if stepParts.count == 2 { guard let s = Int(stepParts[1]), s > 0 else { return nil }; step = s }
-            var lo = range.lowerBound, hi = range.upperBound
+            if stepParts.count == 2 {
+                guard let s = Int(stepParts[1]), s > 0 else { return nil }
+                step = s
+            }
+            var lo = range.lowerBound
+            var hi = range.upperBound
             let base = stepParts[0]
             if base != "*" && base != "?" {
                 let bounds = base.split(separator: "-", omittingEmptySubsequences: false)
                 guard bounds.count <= 2, let a = Int(bounds[0]), range.contains(a) else { return nil }
                 lo = a
                 hi = stepParts.count == 2 ? range.upperBound : a
-                if bounds.count == 2 { guard let b = Int(bounds[1]), range.contains(b), b >= a else { return nil }; hi = b }
+                if bounds.count == 2 {
+                    guard let b = Int(bounds[1]), range.contains(b), b >= a else { return nil }
+                    hi = b
+                }
             }
             result.formUnion(stride(from: lo, through: hi, by: step))
         }
@@ -41,7 +49,8 @@ public struct CronSchedule: Hashable, Sendable {
     public func fires(at date: Date) -> Bool {
         let c = UTC.parts(date)
         guard minutes.contains(c.minute), hours.contains(c.hour), months.contains(c.month) else { return false }
-        let dayOK = days.contains(c.day), weekdayOK = weekdays.contains(c.weekday - 1)
+        let dayOK = days.contains(c.day)
+        let weekdayOK = weekdays.contains(c.weekday - 1)
         // Classic cron: when both day fields are restricted, either may match.
         if daysRestricted && weekdaysRestricted { return dayOK || weekdayOK }
         return dayOK && weekdayOK

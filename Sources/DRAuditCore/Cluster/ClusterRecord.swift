@@ -17,7 +17,9 @@ public struct ClusterRecord: Hashable, Codable, Sendable {
     /// The remote object it describes: portal file name, pgBackRest label, or barman `<server>/<backupId>`.
     public var objectName: String?
 
-    public init(kind: Kind, name: String, phase: String?, type: String? = nil, crType: String? = nil, objectName: String?) {
+    public init(
+        kind: Kind, name: String, phase: String?, type: String? = nil, crType: String? = nil, objectName: String?
+    ) {
         self.kind = kind
         self.name = name
         self.phase = phase
@@ -46,7 +48,9 @@ public struct DocumentError: Error, Equatable, CustomStringConvertible {
 public enum ClusterExport {
     /// Reads a `kubectl get … -o json|yaml` export: a List or one object. `role` says which kinds belong.
     /// `itemKind` stands in for items without a `kind`, as in API server List answers.
-    public static func records(_ document: DocumentNode, role: Role, itemKind: ClusterRecord.Kind? = nil) throws -> [ClusterRecord] {
+    public static func records(_ document: DocumentNode, role: Role, itemKind: ClusterRecord.Kind? = nil) throws
+        -> [ClusterRecord]
+    {
         let objects: [DocumentNode]
         if let items = document["items"]?.items {
             objects = items
@@ -58,7 +62,9 @@ public enum ClusterExport {
             throw DocumentError("neither a List with items nor a single object with a kind")
         }
         return try objects.enumerated().compactMap { index, object in
-            guard let kindText = object["kind"]?.string ?? itemKind?.rawValue else { throw DocumentError("item \(index) has no kind") }
+            guard let kindText = object["kind"]?.string ?? itemKind?.rawValue else {
+                throw DocumentError("item \(index) has no kind")
+            }
             guard let kind = ClusterRecord.Kind(rawValue: kindText) else {
                 throw DocumentError("item \(index) is a \(kindText), not a PortalBackup, ManagementBackup or Backup")
             }
@@ -72,18 +78,21 @@ public enum ClusterExport {
             let phase = object["status", "phase"]?.string
             switch kind {
             case .portalBackup:
-                return ClusterRecord(kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
-                                     crType: object["spec", "crType"]?.string,
-                                     objectName: object["status", "fullBackupName"]?.string.flatMap(nonEmpty))
+                return ClusterRecord(
+                    kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
+                    crType: object["spec", "crType"]?.string,
+                    objectName: object["status", "fullBackupName"]?.string.flatMap(nonEmpty))
             case .managementBackup:
-                return ClusterRecord(kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
-                                     crType: object["spec", "crType"]?.string,
-                                     objectName: object["status", "id"]?.string.flatMap(nonEmpty))
+                return ClusterRecord(
+                    kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
+                    crType: object["spec", "crType"]?.string,
+                    objectName: object["status", "id"]?.string.flatMap(nonEmpty))
             case .edbBackup:
                 let server = object["status", "serverName"]?.string
                 let id = object["status", "backupId"]?.string
-                return ClusterRecord(kind: kind, name: name, phase: phase, type: "full", crType: nil,
-                                     objectName: server.flatMap { s in id.map { "\(s)/\($0)" } })
+                return ClusterRecord(
+                    kind: kind, name: name, phase: phase, type: "full", crType: nil,
+                    objectName: server.flatMap { s in id.map { "\(s)/\($0)" } })
             }
         }
     }

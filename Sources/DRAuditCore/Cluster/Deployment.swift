@@ -12,8 +12,10 @@ public struct BackupSpec: Hashable, Codable, Sendable {
     public var uriStyle: String?
     public var backupCerts: String?
 
-    public init(protocol: String, host: String? = nil, port: Int? = nil, path: String? = nil, credentials: String? = nil,
-                schedule: String? = nil, s3Provider: String? = nil, uriStyle: String? = nil, backupCerts: String? = nil) {
+    public init(
+        protocol: String, host: String? = nil, port: Int? = nil, path: String? = nil, credentials: String? = nil,
+        schedule: String? = nil, s3Provider: String? = nil, uriStyle: String? = nil, backupCerts: String? = nil
+    ) {
         self.protocol = `protocol`
         self.host = host
         self.port = port
@@ -49,35 +51,49 @@ public struct SubsystemCR: Hashable, Sendable {
         guard kind == own || kind == "APIConnectCluster" else {
             throw DocumentError("kind is \(kind), expected \(own) or APIConnectCluster")
         }
-        guard let name = document["metadata", "name"]?.string, !name.isEmpty else { throw DocumentError("no metadata.name") }
+        guard let name = document["metadata", "name"]?.string, !name.isEmpty else {
+            throw DocumentError("no metadata.name")
+        }
         let sub = role == .portal ? "portal" : "management"
-        let sectionNames = role == .portal ? ["portalBackup", "databaseBackups"] : ["databaseBackup", "databaseBackups"]
+        let sectionNames =
+            role == .portal ? ["portalBackup", "databaseBackups"] : ["databaseBackup", "databaseBackups"]
         var candidates: [[String]] = sectionNames.map { ["spec", $0] }
         if kind == "APIConnectCluster" { candidates = sectionNames.map { ["spec", sub, $0] } + candidates }
         guard let (path, section) = candidates.lazy.compactMap({ p in document[p].map { (p, $0) } }).first,
-              section.entries != nil else {
+            section.entries != nil
+        else {
             throw DocumentError("no \(candidates.map { $0.joined(separator: ".") }.joined(separator: " or "))")
         }
         let where_ = path.joined(separator: ".")
-        guard let proto = section["protocol"]?.string, !proto.isEmpty else { throw DocumentError("\(where_).protocol is missing") }
+        guard let proto = section["protocol"]?.string, !proto.isEmpty else {
+            throw DocumentError("\(where_).protocol is missing")
+        }
         var port: Int?
         if let text = section["port"]?.string {
-            guard let p = Int(text), (1...65535).contains(p) else { throw DocumentError("\(where_).port '\(text)' is not a port") }
+            guard let p = Int(text), (1...65535).contains(p) else {
+                throw DocumentError("\(where_).port '\(text)' is not a port")
+            }
             port = p
         }
-        let spec = BackupSpec(protocol: proto, host: section["host"]?.string, port: port, path: section["path"]?.string,
-                              credentials: section["credentials"]?.string, schedule: section["schedule"]?.string,
-                              s3Provider: section["s3provider"]?.string, uriStyle: section["backups3URIStyle"]?.string,
-                              backupCerts: section["backupCerts"]?.string)
-        let uid = (kind == "APIConnectCluster" ? document["spec", sub, "originalUID"]?.string : nil)
+        let spec = BackupSpec(
+            protocol: proto, host: section["host"]?.string, port: port, path: section["path"]?.string,
+            credentials: section["credentials"]?.string, schedule: section["schedule"]?.string,
+            s3Provider: section["s3provider"]?.string, uriStyle: section["backups3URIStyle"]?.string,
+            backupCerts: section["backupCerts"]?.string)
+        let uid =
+            (kind == "APIConnectCluster" ? document["spec", sub, "originalUID"]?.string : nil)
             ?? document["spec", "originalUID"]?.string
-        let enc = (kind == "APIConnectCluster" ? document["spec", sub, "encryptionSecret", "secretName"]?.string : nil)
+        let enc =
+            (kind == "APIConnectCluster" ? document["spec", sub, "encryptionSecret", "secretName"]?.string : nil)
             ?? document["spec", "encryptionSecret", "secretName"]?.string
             ?? document["spec", "encryptionSecret"]?.string
-        var cr = SubsystemCR(kind: kind, name: name, role: role, originalUID: uid.flatMap { $0.isEmpty ? nil : $0 },
-                             backup: spec, encryptionSecretName: enc)
+        var cr = SubsystemCR(
+            kind: kind, name: name, role: role, originalUID: uid.flatMap { $0.isEmpty ? nil : $0 },
+            backup: spec, encryptionSecretName: enc)
         cr.uid = document["metadata", "uid"]?.string
-        let specs = [document["spec"], kind == "APIConnectCluster" ? document["spec", sub] : nil].compactMap { $0?.entries }
+        let specs = [document["spec"], kind == "APIConnectCluster" ? document["spec", sub] : nil].compactMap {
+            $0?.entries
+        }
         for entries in specs {
             for (key, value) in entries where key.hasSuffix("Endpoint") {
                 for host in value["hosts"]?.items ?? [] {
@@ -93,22 +109,41 @@ public struct SubsystemCR: Hashable, Sendable {
         let subject = "\(kind)/\(name)"
         var findings: [Finding] = []
         if name != baseline.name {
-            findings.append(Finding("CR_NAME_CHANGED", .fail, subject, "\(role.rawValue) CR is named \(name) but was \(baseline.name) when the backups were taken; the restore needs the same name"))
+            findings.append(
+                Finding(
+                    "CR_NAME_CHANGED", .fail, subject,
+                    "\(role.rawValue) CR is named \(name) but was \(baseline.name) when the backups were taken; the restore needs the same name"
+                ))
         }
         if let expected = baseline.originalUID ?? baseline.uid, originalUID != expected {
-            findings.append(Finding("ORIGINAL_UID_CHANGED", .fail, subject, "\(subject) spec.originalUID is \(originalUID ?? "unset") but the backed-up \(role.rawValue) has UID \(expected)"))
+            findings.append(
+                Finding(
+                    "ORIGINAL_UID_CHANGED", .fail, subject,
+                    "\(subject) spec.originalUID is \(originalUID ?? "unset") but the backed-up \(role.rawValue) has UID \(expected)"
+                ))
         }
         if endpoints != baseline.endpoints {
-            let added = endpoints.subtracting(baseline.endpoints).sorted(), removed = baseline.endpoints.subtracting(endpoints).sorted()
-            findings.append(Finding("ENDPOINT_CHANGED", .fail, subject, "\(subject) endpoints differ from the original: " +
-                                    (removed.isEmpty ? "" : "missing \(removed.joined(separator: ", "))") +
-                                    (removed.isEmpty || added.isEmpty ? "" : "; ") +
-                                    (added.isEmpty ? "" : "new \(added.joined(separator: ", "))")))
+            let added = endpoints.subtracting(baseline.endpoints).sorted()
+            let removed = baseline.endpoints.subtracting(endpoints).sorted()
+            findings.append(
+                Finding(
+                    "ENDPOINT_CHANGED", .fail, subject,
+                    "\(subject) endpoints differ from the original: "
+                        + (removed.isEmpty ? "" : "missing \(removed.joined(separator: ", "))")
+                        + (removed.isEmpty || added.isEmpty ? "" : "; ")
+                        + (added.isEmpty ? "" : "new \(added.joined(separator: ", "))")))
         }
         let now = [backup.protocol, backup.host ?? "", backup.port.map(String.init) ?? "", backup.path ?? ""]
-        let then = [baseline.backup.protocol, baseline.backup.host ?? "", baseline.backup.port.map(String.init) ?? "", baseline.backup.path ?? ""]
+        let then = [
+            baseline.backup.protocol, baseline.backup.host ?? "", baseline.backup.port.map(String.init) ?? "",
+            baseline.backup.path ?? "",
+        ]
         if now != then {
-            findings.append(Finding("BACKUP_TARGET_CHANGED", .warn, subject, "\(subject) backs up to \(now.filter { !$0.isEmpty }.joined(separator: " ")) but the original used \(then.filter { !$0.isEmpty }.joined(separator: " ")); older backups stay where they were"))
+            findings.append(
+                Finding(
+                    "BACKUP_TARGET_CHANGED", .warn, subject,
+                    "\(subject) backs up to \(now.filter { !$0.isEmpty }.joined(separator: " ")) but the original used \(then.filter { !$0.isEmpty }.joined(separator: " ")); older backups stay where they were"
+                ))
         }
         return findings
     }
@@ -126,7 +161,9 @@ public struct BackupCredentials: Sendable, CustomStringConvertible, CustomDebugS
         self.privateKey = privateKey
     }
 
-    public var description: String { "BackupCredentials(username: \(username == nil ? "none" : "set"), secret: redacted)" }
+    public var description: String {
+        "BackupCredentials(username: \(username == nil ? "none" : "set"), secret: redacted)"
+    }
     public var debugDescription: String { description }
 }
 
@@ -138,13 +175,19 @@ public struct SavedSecret: Sendable {
 
     /// Parses a Secret; a value that is not base64 is an error naming the key (never the value).
     public static func parse(_ document: DocumentNode) throws -> SavedSecret {
-        guard document["kind"]?.string == "Secret" else { throw DocumentError("kind is \(document["kind"]?.string ?? "missing"), expected Secret") }
-        guard let name = document["metadata", "name"]?.string, !name.isEmpty else { throw DocumentError("no metadata.name") }
+        guard document["kind"]?.string == "Secret" else {
+            throw DocumentError("kind is \(document["kind"]?.string ?? "missing"), expected Secret")
+        }
+        guard let name = document["metadata", "name"]?.string, !name.isEmpty else {
+            throw DocumentError("no metadata.name")
+        }
         var values: [String: Data] = [:]
         for (key, value) in document["data"]?.entries ?? [:] {
             guard let text = value.string else { throw DocumentError("data.\(key) is not a string") }
             let compact = text.filter { !$0.isWhitespace }
-            guard let data = Data(base64Encoded: compact) else { throw DocumentError("data.\(key) is not valid base64") }
+            guard let data = Data(base64Encoded: compact) else {
+                throw DocumentError("data.\(key) is not valid base64")
+            }
             values[key] = data
         }
         for (key, value) in document["stringData"]?.entries ?? [:] {

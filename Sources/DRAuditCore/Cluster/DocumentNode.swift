@@ -10,24 +10,24 @@ public indirect enum DocumentNode: Hashable, Sendable {
     public subscript(_ path: [String]) -> DocumentNode? {
         var node: DocumentNode? = self
         for key in path {
-            guard case let .map(map)? = node else { return nil }
+            guard case .map(let map)? = node else { return nil }
             node = map[key]
         }
         return node
     }
 
     public var string: String? {
-        if case let .scalar(s) = self { return s }
+        if case .scalar(let s) = self { return s }
         return nil
     }
 
     public var items: [DocumentNode]? {
-        if case let .list(l) = self { return l }
+        if case .list(let l) = self { return l }
         return nil
     }
 
     public var entries: [String: DocumentNode]? {
-        if case let .map(m) = self { return m }
+        if case .map(let m) = self { return m }
         return nil
     }
 }

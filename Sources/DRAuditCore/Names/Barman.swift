@@ -33,17 +33,20 @@ public enum Barman {
                 String(line[line.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
         }
         guard let status = values["status"], !status.isEmpty else { throw InfoError.missingStatus }
-        return Info(backupID: values["backup_id"], status: status.uppercased(),
-                    begin: values["begin_time"].flatMap(parseTime), end: values["end_time"].flatMap(parseTime),
-                    error: values["error"].flatMap { $0 == "None" || $0.isEmpty ? nil : $0 })
+        return Info(
+            backupID: values["backup_id"], status: status.uppercased(),
+            begin: values["begin_time"].flatMap(parseTime), end: values["end_time"].flatMap(parseTime),
+            error: values["error"].flatMap { $0 == "None" || $0.isEmpty ? nil : $0 })
     }
 
     /// barman writes Python's `str(datetime)`: `2023-09-18 10:16:13.123456+00:00`; also accept RFC 3339.
     static func parseTime(_ text: String) -> Date? {
         if text == "None" || text.isEmpty { return nil }
         var iso = text.replacingOccurrences(of: " ", with: "T")
-        if let dot = iso.firstIndex(of: "."), let zone = iso[dot...].firstIndex(where: { $0 == "+" || $0 == "-" || $0 == "Z" }) {
-            iso.removeSubrange(dot..<zone) // whole seconds are enough for pairing
+        if let dot = iso.firstIndex(of: "."),
+            let zone = iso[dot...].firstIndex(where: { $0 == "+" || $0 == "-" || $0 == "Z" })
+        {
+            iso.removeSubrange(dot..<zone)  // whole seconds are enough for pairing
         }
         if !iso.hasSuffix("Z") && !iso.dropFirst(19).contains(where: { $0 == "+" || $0 == "-" }) { iso += "Z" }
         return UTC.parseRFC3339(iso)

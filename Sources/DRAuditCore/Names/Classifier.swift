@@ -20,15 +20,16 @@ public enum Classifier {
 
     /// Keys whose contents the scanner must read (small metadata files).
     public static func metadataKeys(_ objects: [(object: StorageObject, kind: ObjectKind)]) -> [String] {
-        objects.filter { ($0.kind == .pgbackrestInfo || $0.kind == .barmanInfo) && $0.object.size > 0 }.map(\.object.key)
+        objects.filter { ($0.kind == .pgbackrestInfo || $0.kind == .barmanInfo) && $0.object.size > 0 }.map(
+            \.object.key)
     }
 
     // MARK: - Places in the management layouts
 
     struct PgBackRestPlace {
-        var repo: String      // everything before `backup/<stanza>`
+        var repo: String  // everything before `backup/<stanza>`
         var stanza: String
-        var label: String?    // set for objects inside a backup's folder
+        var label: String?  // set for objects inside a backup's folder
         var kind: ObjectKind
     }
 
@@ -48,8 +49,10 @@ public enum Classifier {
                 return PgBackRestPlace(repo: repo, stanza: stanza, label: nil, kind: .pgbackrestData)
             }
             guard parts.count > i + 3, PgBackRest.parseLabel(third) != nil else { continue }
-            let isManifest = parts.count == i + 4 && (parts[i + 3] == "backup.manifest" || parts[i + 3] == "backup.manifest.copy")
-            return PgBackRestPlace(repo: repo, stanza: stanza, label: third, kind: isManifest ? .pgbackrestManifest : .pgbackrestData)
+            let isManifest =
+                parts.count == i + 4 && (parts[i + 3] == "backup.manifest" || parts[i + 3] == "backup.manifest.copy")
+            return PgBackRestPlace(
+                repo: repo, stanza: stanza, label: third, kind: isManifest ? .pgbackrestManifest : .pgbackrestData)
         }
         return nil
     }
@@ -68,7 +71,8 @@ public enum Classifier {
             }
             guard parts[j] == "base", parts.count >= j + 3, Barman.parseBackupID(parts[j + 1]) != nil else { continue }
             let isInfo = parts.count == j + 3 && parts[j + 2] == "backup.info"
-            return BarmanPlace(server: serverPath, backupID: String(parts[j + 1]), kind: isInfo ? .barmanInfo : .barmanData)
+            return BarmanPlace(
+                server: serverPath, backupID: String(parts[j + 1]), kind: isInfo ? .barmanInfo : .barmanData)
         }
         return nil
     }
@@ -78,21 +82,29 @@ public enum Classifier {
     public static func portalFile(_ object: StorageObject) -> PortalBackupFile? {
         let name = String(object.fileName)
         guard let parsed = PortalFileName.parse(name) else { return nil }
-        return PortalBackupFile(key: object.key, fileName: name, kind: parsed.kind, site: parsed.site,
-                                time: parsed.time, size: object.size)
+        return PortalBackupFile(
+            key: object.key, fileName: name, kind: parsed.kind, site: parsed.site,
+            time: parsed.time, size: object.size)
     }
 
     /// Management backups from the objects of a management target and the text of its metadata files.
     /// A metadata file missing from `contents` was not readable; its backups are reported incomplete.
-    public static func managementBackups(_ objects: [(object: StorageObject, kind: ObjectKind)],
-                                         contents: [String: String]) -> [ManagementBackup] {
+    public static func managementBackups(
+        _ objects: [(object: StorageObject, kind: ObjectKind)],
+        contents: [String: String]
+    ) -> [ManagementBackup] {
         pgBackRestBackups(objects, contents: contents) + barmanBackups(objects, contents: contents)
     }
 
-    private struct StanzaKey: Hashable { var repo: String; var stanza: String }
+    private struct StanzaKey: Hashable {
+        var repo: String
+        var stanza: String
+    }
 
-    private static func pgBackRestBackups(_ objects: [(object: StorageObject, kind: ObjectKind)],
-                                          contents: [String: String]) -> [ManagementBackup] {
+    private static func pgBackRestBackups(
+        _ objects: [(object: StorageObject, kind: ObjectKind)],
+        contents: [String: String]
+    ) -> [ManagementBackup] {
         var infoKeys: [StanzaKey: [String]] = [:]
         var manifests: [StanzaKey: [String: StorageObject]] = [:]
         var labelsSeen: [StanzaKey: Set<String>] = [:]
@@ -117,7 +129,7 @@ public enum Classifier {
 
         var result: [ManagementBackup] = []
         for stanza in labelsSeen.keys.sorted(by: { ($0.repo, $0.stanza) < ($1.repo, $1.stanza) }) {
-            let keys = (infoKeys[stanza] ?? []).sorted() // backup.info before backup.info.copy
+            let keys = (infoKeys[stanza] ?? []).sorted()  // backup.info before backup.info.copy
             var entries: [PgBackRest.InfoEntry]?
             var infoProblem: String?
             var usedKey: String?
@@ -134,7 +146,9 @@ public enum Classifier {
                     infoProblem = infoProblem ?? "\(key): \(error)"
                 }
             }
-            if keys.isEmpty { infoProblem = "no backup.info in \(stanza.repo.isEmpty ? "" : stanza.repo + "/")backup/\(stanza.stanza)" }
+            if keys.isEmpty {
+                infoProblem = "no backup.info in \(stanza.repo.isEmpty ? "" : stanza.repo + "/")backup/\(stanza.stanza)"
+            }
 
             let listed = Dictionary((entries ?? []).map { ($0.label, $0) }, uniquingKeysWith: { a, _ in a })
             for entry in (entries ?? []) {
@@ -142,50 +156,67 @@ public enum Classifier {
                 var detail: String? = entry.error ? "backup.info records backup-error" : nil
                 if status == .complete {
                     if let manifest = manifests[stanza]?[entry.label] {
-                        if manifest.size == 0 { status = .incomplete; detail = "\(manifest.key) is empty" }
+                        if manifest.size == 0 {
+                            status = .incomplete
+                            detail = "\(manifest.key) is empty"
+                        }
                     } else {
                         status = .incomplete
                         detail = "backup.manifest missing for \(entry.label)"
                     }
                 }
-                result.append(ManagementBackup(id: entry.label, format: .pgbackrest, type: entry.type, start: entry.start,
-                                               stop: entry.stop, prior: entry.prior, status: status, detail: detail,
-                                               infoKey: usedKey))
+                result.append(
+                    ManagementBackup(
+                        id: entry.label, format: .pgbackrest, type: entry.type, start: entry.start,
+                        stop: entry.stop, prior: entry.prior, status: status, detail: detail,
+                        infoKey: usedKey))
             }
             for label in (labelsSeen[stanza] ?? []).sorted() where listed[label] == nil {
                 guard let parsed = PgBackRest.parseLabel(label) else { continue }
-                let why = entries == nil ? (infoProblem ?? "backup.info unreadable") : "not listed in \(usedKey ?? "backup.info") (interrupted or expired)"
-                result.append(ManagementBackup(id: label, format: .pgbackrest, type: parsed.type, start: parsed.time, stop: nil,
-                                               prior: parsed.type == "full" ? nil : parsed.fullLabel,
-                                               status: .incomplete, detail: why, infoKey: usedKey ?? keys.first))
+                let why =
+                    entries == nil
+                    ? (infoProblem ?? "backup.info unreadable")
+                    : "not listed in \(usedKey ?? "backup.info") (interrupted or expired)"
+                result.append(
+                    ManagementBackup(
+                        id: label, format: .pgbackrest, type: parsed.type, start: parsed.time, stop: nil,
+                        prior: parsed.type == "full" ? nil : parsed.fullLabel,
+                        status: .incomplete, detail: why, infoKey: usedKey ?? keys.first))
             }
         }
         return result
     }
 
-    private static func barmanBackups(_ objects: [(object: StorageObject, kind: ObjectKind)],
-                                      contents: [String: String]) -> [ManagementBackup] {
+    private static func barmanBackups(
+        _ objects: [(object: StorageObject, kind: ObjectKind)],
+        contents: [String: String]
+    ) -> [ManagementBackup] {
         var infos: [String: StorageObject] = [:]
         var hasData: Set<String> = []
         for (object, kind) in objects where kind == .barmanInfo || kind == .barmanData {
             let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
             guard let place = barmanPlace(parts), let backupID = place.backupID else { continue }
             let id = "\(place.server)/\(backupID)"
-            if kind == .barmanInfo { infos[id] = object }
-            else if object.fileName.hasPrefix("data.tar") && object.size > 0 { hasData.insert(id) }
+            if kind == .barmanInfo {
+                infos[id] = object
+            } else if object.fileName.hasPrefix("data.tar") && object.size > 0 {
+                hasData.insert(id)
+            }
         }
         return infos.keys.sorted().map { id in
             let object = infos[id]!
             let backupID = String(id.split(separator: "/").last!)
             let labelTime = Barman.parseBackupID(backupID)!
             guard let text = contents[object.key] else {
-                return ManagementBackup(id: id, format: .barman, type: "full", start: labelTime, stop: nil, prior: nil,
-                                        status: .incomplete, detail: "\(object.key) is empty or unreadable", infoKey: object.key)
+                return ManagementBackup(
+                    id: id, format: .barman, type: "full", start: labelTime, stop: nil, prior: nil,
+                    status: .incomplete, detail: "\(object.key) is empty or unreadable", infoKey: object.key)
             }
             let info: Barman.Info
             do { info = try Barman.parseInfo(text) } catch {
-                return ManagementBackup(id: id, format: .barman, type: "full", start: labelTime, stop: nil, prior: nil,
-                                        status: .incomplete, detail: "\(object.key): \(error)", infoKey: object.key)
+                return ManagementBackup(
+                    id: id, format: .barman, type: "full", start: labelTime, stop: nil, prior: nil,
+                    status: .incomplete, detail: "\(object.key): \(error)", infoKey: object.key)
             }
             var status: ManagementBackup.Status
             var detail: String?
@@ -200,8 +231,9 @@ public enum Classifier {
                 status = .incomplete
                 detail = "barman status \(info.status)"
             }
-            return ManagementBackup(id: id, format: .barman, type: "full", start: info.begin ?? labelTime,
-                                    stop: info.end, prior: nil, status: status, detail: detail, infoKey: object.key)
+            return ManagementBackup(
+                id: id, format: .barman, type: "full", start: info.begin ?? labelTime,
+                stop: info.end, prior: nil, status: status, detail: detail, infoKey: object.key)
         }
     }
 }
@@ -222,12 +254,14 @@ public struct ManagementEvidence: Sendable {
         case .pgbackrestData:
             let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
             guard let place = Classifier.pgBackRestPlace(parts), let label = place.label,
-                  backupsWithData.insert("pgbackrest\u{0}\(place.repo)\u{0}\(place.stanza)\u{0}\(label)").inserted else { return }
+                backupsWithData.insert("pgbackrest\u{0}\(place.repo)\u{0}\(place.stanza)\u{0}\(label)").inserted
+            else { return }
             objects.append((object, kind))
         case .barmanData:
             let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
             guard object.fileName.hasPrefix("data.tar"), object.size > 0, let place = Classifier.barmanPlace(parts),
-                  let id = place.backupID, backupsWithData.insert("barman\u{0}\(place.server)\u{0}\(id)").inserted else { return }
+                let id = place.backupID, backupsWithData.insert("barman\u{0}\(place.server)\u{0}\(id)").inserted
+            else { return }
             objects.append((object, kind))
         default:
             return

@@ -15,7 +15,8 @@ public enum PgBackRest {
     public static func parseLabel(_ label: String) -> Label? {
         let parts = label.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 1 || parts.count == 2,
-              let full = stamp(parts[0], suffix: ["F"]), full.suffix == "F" else { return nil }
+            let full = stamp(parts[0], suffix: ["F"]), full.suffix == "F"
+        else { return nil }
         if parts.count == 1 {
             return Label(type: "full", fullLabel: label, time: full.time)
         }
@@ -47,7 +48,7 @@ public enum PgBackRest {
         public var description: String {
             switch self {
             case .noCurrentSection: return "no [backup:current] section"
-            case let .badEntry(label, reason): return "entry \(label): \(reason)"
+            case .badEntry(let label, let reason): return "entry \(label): \(reason)"
             }
         }
     }
@@ -83,7 +84,8 @@ public enum PgBackRest {
             throw InfoError.badEntry(label: label, reason: "missing or unknown backup-type")
         }
         guard let start = (object["backup-timestamp-start"] as? NSNumber)?.doubleValue,
-              let stop = (object["backup-timestamp-stop"] as? NSNumber)?.doubleValue else {
+            let stop = (object["backup-timestamp-stop"] as? NSNumber)?.doubleValue
+        else {
             throw InfoError.badEntry(label: label, reason: "missing backup-timestamp-start/stop")
         }
         let prior = object["backup-prior"] as? String
@@ -91,7 +93,8 @@ public enum PgBackRest {
             throw InfoError.badEntry(label: label, reason: "\(type) backup without backup-prior")
         }
         let error = (object["backup-error"] as? Bool) ?? false
-        return InfoEntry(label: label, type: type, start: Date(timeIntervalSince1970: start),
-                         stop: Date(timeIntervalSince1970: stop), prior: prior, error: error)
+        return InfoEntry(
+            label: label, type: type, start: Date(timeIntervalSince1970: start),
+            stop: Date(timeIntervalSince1970: stop), prior: prior, error: error)
     }
 }

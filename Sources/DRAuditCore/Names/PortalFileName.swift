@@ -7,7 +7,7 @@ import Foundation
 public struct PortalFileName: Hashable, Sendable {
     public static let systemPrefix = "_portal_system_backup"
     private static let suffix = ".tar.gz"
-    private static let stampLength = 15 // YYYYMMDD.HHMMSS
+    private static let stampLength = 15  // YYYYMMDD.HHMMSS
 
     public var kind: PortalBackupFile.Kind
     /// Everything before the timestamp of a site file: its identity.
@@ -39,7 +39,8 @@ public struct PortalFileName: Hashable, Sendable {
         for byte in b where byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "/") { return nil }
         let stampStart = stemEnd - stampLength
         guard b[stampStart - 1] == UInt8(ascii: "-"), b[stampStart + 8] == UInt8(ascii: ".") else { return nil }
-        var ymd = 0, hms = 0
+        var ymd = 0
+        var hms = 0
         for i in 0..<8 {
             let d = b[stampStart + i] &- 48
             guard d <= 9 else { return nil }
@@ -50,8 +51,11 @@ public struct PortalFileName: Hashable, Sendable {
             guard d <= 9 else { return nil }
             hms = hms * 10 + Int(d)
         }
-        guard let time = UTC.date(year: ymd / 10000, month: ymd / 100 % 100, day: ymd % 100,
-                                  hour: hms / 10000, minute: hms / 100 % 100, second: hms % 100) else { return nil }
+        guard
+            let time = UTC.date(
+                year: ymd / 10000, month: ymd / 100 % 100, day: ymd % 100,
+                hour: hms / 10000, minute: hms / 100 % 100, second: hms % 100)
+        else { return nil }
         let prefixEnd = stampStart - 1
         if prefixEnd == systemBytes.count && systemBytes.indices.allSatisfy({ b[$0] == systemBytes[$0] }) {
             return PortalFileName(kind: .system, site: nil, time: time)
@@ -71,7 +75,9 @@ public struct PortalFileName: Hashable, Sendable {
         guard ats >= 1, partLength > 0 else { return nil }
         // The system prefix with anything after it is neither a system nor a site backup.
         if prefixEnd > systemBytes.count && systemBytes.indices.allSatisfy({ b[$0] == systemBytes[$0] }) { return nil }
-        return PortalFileName(kind: .site, site: String(decoding: UnsafeBufferPointer(rebasing: b[0..<prefixEnd]), as: UTF8.self), time: time)
+        return PortalFileName(
+            kind: .site, site: String(decoding: UnsafeBufferPointer(rebasing: b[0..<prefixEnd]), as: UTF8.self),
+            time: time)
     }
 
     /// The file name the portal would write, for generators and restore plans.

@@ -19,7 +19,9 @@ public struct PortalRun: Hashable, Sendable {
     public var files: [PortalBackupFile] { range.map(inventory.file) }
     public var system: PortalBackupFile? { systemIndex.map(inventory.file) }
     /// Files of zero bytes.
-    public var emptyFiles: [PortalBackupFile] { emptyCount == 0 ? [] : range.filter { inventory.entries[$0].size == 0 }.map(inventory.file) }
+    public var emptyFiles: [PortalBackupFile] {
+        emptyCount == 0 ? [] : range.filter { inventory.entries[$0].size == 0 }.map(inventory.file)
+    }
     /// The entry index of the latest file per site (site ids of the inventory).
     public var siteEntries: [Int32: Int] {
         var latest: [Int32: Int] = [:]
@@ -94,7 +96,7 @@ public enum Pairing {
     /// Groups an inventory's files into runs (a gap of more than `gap` starts a new one) and judges each run:
     /// a site is expected in a run when it appears in it, or both in an earlier and in a later run.
     public static func runs(_ inventory: PortalInventory, gap: TimeInterval = 30 * 60) -> [PortalRun] {
-        let inventory = inventory.sorted() // no copy when it already is (the index hands it out sorted)
+        let inventory = inventory.sorted()  // no copy when it already is (the index hands it out sorted)
         let entries = inventory.entries
         let gapSeconds = Int64(gap.rounded(.down))
         var bounds: [Range<Int>] = []
@@ -127,9 +129,11 @@ public enum Pairing {
             }
         }
         return bounds.indices.map { r in
-            PortalRun(start: inventory.date(entries[bounds[r].lowerBound]), end: inventory.date(entries[bounds[r].upperBound - 1]),
-                      range: bounds[r], missingSites: missing[r].sorted(), inventory: inventory,
-                      systemIndex: systemIndex[r], emptyCount: emptyCount[r])
+            PortalRun(
+                start: inventory.date(entries[bounds[r].lowerBound]),
+                end: inventory.date(entries[bounds[r].upperBound - 1]),
+                range: bounds[r], missingSites: missing[r].sorted(), inventory: inventory,
+                systemIndex: systemIndex[r], emptyCount: emptyCount[r])
         }
     }
 
@@ -147,17 +151,23 @@ public enum Pairing {
     }
 
     /// Why `backup` cannot be restored, or nil. Walks the prior chain (guarding against cycles).
-    public static func chainProblem(_ backup: ManagementBackup, byID: [String: ManagementBackup],
-                                    contradicted: Set<String> = []) -> String? {
+    public static func chainProblem(
+        _ backup: ManagementBackup, byID: [String: ManagementBackup],
+        contradicted: Set<String> = []
+    ) -> String? {
         var current = backup
         var visited: Set<String> = []
         while true {
-            guard visited.insert(current.id).inserted else { return "prior chain of \(backup.id) loops at \(current.id)" }
+            guard visited.insert(current.id).inserted else {
+                return "prior chain of \(backup.id) loops at \(current.id)"
+            }
             if contradicted.contains(current.id) {
-                return current.id == backup.id ? "its cluster record says Failed" : "prior \(current.id) is marked Failed in the cluster"
+                return current.id == backup.id
+                    ? "its cluster record says Failed" : "prior \(current.id) is marked Failed in the cluster"
             }
             if current.status != .complete {
-                return current.id == backup.id ? (current.detail ?? current.status.rawValue)
+                return current.id == backup.id
+                    ? (current.detail ?? current.status.rawValue)
                     : "prior \(current.id) is \(current.status.rawValue)"
             }
             guard let prior = current.prior else { return nil }
@@ -168,22 +178,31 @@ public enum Pairing {
 
     /// Pairs restorable management backups with complete portal runs: candidates within tolerance,
     /// nearest first (ties: the later run, then the later management backup), each side used once.
-    public static func pair(portalFiles: [PortalBackupFile], restorableManagement: [ManagementBackup],
-                            policy: PairingPolicy) -> PairingResult {
+    public static func pair(
+        portalFiles: [PortalBackupFile], restorableManagement: [ManagementBackup],
+        policy: PairingPolicy
+    ) -> PairingResult {
         pair(portal: PortalInventory(portalFiles), restorableManagement: restorableManagement, policy: policy)
     }
 
-    public static func pair(portal: PortalInventory, restorableManagement: [ManagementBackup],
-                            policy: PairingPolicy) -> PairingResult {
+    public static func pair(
+        portal: PortalInventory, restorableManagement: [ManagementBackup],
+        policy: PairingPolicy
+    ) -> PairingResult {
         let runs = runs(portal, gap: policy.runGap)
         let complete = runs.indices.filter { runs[$0].isComplete }
-        struct Candidate { var m: Int; var r: Int; var skew: TimeInterval }
+        struct Candidate {
+            var m: Int
+            var r: Int
+            var skew: TimeInterval
+        }
         var candidates: [Candidate] = []
         // Runs are in time order and do not overlap: only those from the first ending within tolerance before the
         // backup, up to the last starting within tolerance after it, can be candidates.
         for (m, backup) in restorableManagement.enumerated() {
             let earliest = backup.time.addingTimeInterval(-policy.tolerance)
-            var low = 0, high = complete.count
+            var low = 0
+            var high = complete.count
             while low < high {
                 let mid = (low + high) / 2
                 if runs[complete[mid]].end < earliest { low = mid + 1 } else { high = mid }
@@ -202,7 +221,8 @@ public enum Pairing {
             if a.r != b.r { return a.r > b.r }
             return restorableManagement[a.m].time > restorableManagement[b.m].time
         }
-        var usedM: Set<Int> = [], usedR: Set<Int> = []
+        var usedM: Set<Int> = []
+        var usedR: Set<Int> = []
         var pairs: [Pair] = []
         for c in candidates where !usedM.contains(c.m) && !usedR.contains(c.r) {
             usedM.insert(c.m)

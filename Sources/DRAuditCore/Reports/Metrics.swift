@@ -8,7 +8,8 @@ public enum Metrics {
         public var lastScanOK: Bool
         public var lastScanDuration: TimeInterval?
         public var objects: Int
-        public init(source: String, lastScanAt: Date?, lastScanOK: Bool, lastScanDuration: TimeInterval?, objects: Int) {
+        public init(source: String, lastScanAt: Date?, lastScanOK: Bool, lastScanDuration: TimeInterval?, objects: Int)
+        {
             self.source = source
             self.lastScanAt = lastScanAt
             self.lastScanOK = lastScanOK
@@ -30,38 +31,52 @@ public enum Metrics {
         func metric(_ name: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
             out += "# HELP dr_audit_\(name) \(help)\n# TYPE dr_audit_\(name) gauge\n"
             for sample in samples {
-                let labels = sample.labels.isEmpty ? "" : "{" + sample.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+                let labels =
+                    sample.labels.isEmpty
+                    ? "" : "{" + sample.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
                 out += "dr_audit_\(name)\(labels) \(format(sample.value))\n"
             }
         }
         let pairs = assessment.pairing.pairs
-        metric("last_restorable_pair_timestamp_seconds", "Restore point of the newest restorable management+portal pair (0: none).",
-               [([], pairs.first?.restorePoint.timeIntervalSince1970 ?? 0)])
-        metric("last_restorable_pair_age_seconds", "Age of the newest restorable pair when the audit ran (-1: none).",
-               [([], pairs.first.map { now.timeIntervalSince($0.restorePoint) } ?? -1)])
-        metric("expected_interval_seconds", "Median distance between consecutive restore points (0: fewer than two pairs).",
-               [([], expectedInterval(pairs) ?? 0)])
+        metric(
+            "last_restorable_pair_timestamp_seconds",
+            "Restore point of the newest restorable management+portal pair (0: none).",
+            [([], pairs.first?.restorePoint.timeIntervalSince1970 ?? 0)])
+        metric(
+            "last_restorable_pair_age_seconds", "Age of the newest restorable pair when the audit ran (-1: none).",
+            [([], pairs.first.map { now.timeIntervalSince($0.restorePoint) } ?? -1)])
+        metric(
+            "expected_interval_seconds",
+            "Median distance between consecutive restore points (0: fewer than two pairs).",
+            [([], expectedInterval(pairs) ?? 0)])
         metric("restorable_pairs", "Number of restorable management+portal pairs.", [([], Double(pairs.count))])
-        metric("incomplete_portal_runs", "Portal backup runs missing a system or site backup, or holding an empty file.",
-               [([], Double(assessment.pairing.incompleteRuns.count))])
+        metric(
+            "incomplete_portal_runs", "Portal backup runs missing a system or site backup, or holding an empty file.",
+            [([], Double(assessment.pairing.incompleteRuns.count))])
         let bySeverity = Dictionary(grouping: assessment.findings, by: \.severity)
-        metric("findings", "Audit findings by severity.",
-               [Severity.info, .warn, .fail].map { ([("severity", $0.rawValue)], Double(bySeverity[$0]?.count ?? 0)) })
+        metric(
+            "findings", "Audit findings by severity.",
+            [Severity.info, .warn, .fail].map { ([("severity", $0.rawValue)], Double(bySeverity[$0]?.count ?? 0)) })
         metric("audit_status", "Audit verdict: 0 ok, 1 warn, 2 fail.", [([], Double(assessment.status.exitCode))])
         metric("audit_timestamp_seconds", "When the audit judged (its --now).", [([], now.timeIntervalSince1970)])
-        metric("last_scan_success", "1 when the last scan of a source succeeded.",
-               sources.map { ([("source", $0.source)], $0.lastScanOK ? 1 : 0) })
-        metric("last_scan_timestamp_seconds", "Start of the last scan of a source (0: never scanned).",
-               sources.map { ([("source", $0.source)], $0.lastScanAt?.timeIntervalSince1970 ?? 0) })
-        metric("last_scan_duration_seconds", "Duration of the last scan of a source.",
-               sources.map { ([("source", $0.source)], $0.lastScanDuration ?? 0) })
-        metric("objects", "Objects (or cluster records) present in the index per source.",
-               sources.map { ([("source", $0.source)], Double($0.objects)) })
+        metric(
+            "last_scan_success", "1 when the last scan of a source succeeded.",
+            sources.map { ([("source", $0.source)], $0.lastScanOK ? 1 : 0) })
+        metric(
+            "last_scan_timestamp_seconds", "Start of the last scan of a source (0: never scanned).",
+            sources.map { ([("source", $0.source)], $0.lastScanAt?.timeIntervalSince1970 ?? 0) })
+        metric(
+            "last_scan_duration_seconds", "Duration of the last scan of a source.",
+            sources.map { ([("source", $0.source)], $0.lastScanDuration ?? 0) })
+        metric(
+            "objects", "Objects (or cluster records) present in the index per source.",
+            sources.map { ([("source", $0.source)], Double($0.objects)) })
         return out
     }
 
     static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 
     static func format(_ value: Double) -> String {

@@ -9,8 +9,10 @@ public struct Report: Sendable {
     /// Every management backup on the storage, restorable or not, for the timeline.
     public var managementBackups: [ManagementBackup]
 
-    public init(assessment: Assessment, now: Date, policy: PairingPolicy, managementBackups: [ManagementBackup] = [],
-                title: String = "API Connect DR readiness") {
+    public init(
+        assessment: Assessment, now: Date, policy: PairingPolicy, managementBackups: [ManagementBackup] = [],
+        title: String = "API Connect DR readiness"
+    ) {
         self.assessment = assessment
         self.now = now
         self.policy = policy
@@ -62,27 +64,46 @@ public struct Report: Sendable {
         out += "- Verdict: **\(assessment.status.rawValue.uppercased())**\n"
         out += "- Generated: \(UTC.rfc3339(now))\n"
         out += "- Newest restore point: \(newest.map { UTC.rfc3339($0.restorePoint) } ?? "none")"
-        if let n = newest { out += " (\(DurationText.format(now.timeIntervalSince(n.restorePoint))) old, RPO \(DurationText.format(policy.rpo)))" }
-        out += "\n- Restorable pairs: \(assessment.pairing.pairs.count) (tolerance \(DurationText.format(policy.tolerance))); incomplete portal runs: \(assessment.pairing.incompleteRuns.count)\n\n"
+        if let n = newest {
+            out +=
+                " (\(DurationText.format(now.timeIntervalSince(n.restorePoint))) old, RPO \(DurationText.format(policy.rpo)))"
+        }
+        out +=
+            "\n- Restorable pairs: \(assessment.pairing.pairs.count) (tolerance \(DurationText.format(policy.tolerance))); incomplete portal runs: \(assessment.pairing.incompleteRuns.count)\n\n"
         out += "## Restorable pairs\n\n"
-        if assessment.pairing.pairs.isEmpty { out += "None.\n\n" } else {
-            out += "| Restore point | Skew | Management backup | Type | Portal run | Sites |\n|---|---|---|---|---|---|\n"
+        if assessment.pairing.pairs.isEmpty {
+            out += "None.\n\n"
+        } else {
+            out +=
+                "| Restore point | Skew | Management backup | Type | Portal run | Sites |\n|---|---|---|---|---|---|\n"
             for p in assessment.pairing.pairs {
-                out += "| \(UTC.rfc3339(p.restorePoint)) | \(DurationText.format(p.skew)) | \(md(p.management.id)) | \(p.management.type) | \(UTC.rfc3339(p.run.start)) | \(p.run.siteCount) |\n"
+                out +=
+                    "| \(UTC.rfc3339(p.restorePoint)) | \(DurationText.format(p.skew)) | \(md(p.management.id)) | \(p.management.type) | \(UTC.rfc3339(p.run.start)) | \(p.run.siteCount) |\n"
             }
             out += "\n"
         }
         out += "## Findings\n\n"
-        if assessment.findings.isEmpty { out += "None.\n\n" } else {
+        if assessment.findings.isEmpty {
+            out += "None.\n\n"
+        } else {
             out += "| Severity | Code | Subject | Message |\n|---|---|---|---|\n"
-            for f in assessment.findings { out += "| \(f.severity.rawValue) | \(f.code) | \(md(f.subject)) | \(md(f.message)) |\n" }
+            for f in assessment.findings {
+                out += "| \(f.severity.rawValue) | \(f.code) | \(md(f.subject)) | \(md(f.message)) |\n"
+            }
             out += "\n"
         }
         out += "## Site coverage\n\n| Site | Runs with a backup | Runs missing it | Last backup |\n|---|---|---|---|\n"
-        for c in coverage { out += "| \(md(c.site)) | \(c.runsWith) | \(c.runsMissing) | \(c.lastSeen.map(UTC.rfc3339) ?? "-") |\n" }
+        for c in coverage {
+            out += "| \(md(c.site)) | \(c.runsWith) | \(c.runsMissing) | \(c.lastSeen.map(UTC.rfc3339) ?? "-") |\n"
+        }
         out += "\n## Gaps longer than the RPO\n\n"
         let gaps = gaps
-        out += gaps.isEmpty ? "None.\n" : gaps.map { "- \(UTC.rfc3339($0.from)) to \(UTC.rfc3339($0.to)) (\(DurationText.format($0.to.timeIntervalSince($0.from))))\n" }.joined()
+        out +=
+            gaps.isEmpty
+            ? "None.\n"
+            : gaps.map {
+                "- \(UTC.rfc3339($0.from)) to \(UTC.rfc3339($0.to)) (\(DurationText.format($0.to.timeIntervalSince($0.from))))\n"
+            }.joined()
         return out
     }
 
@@ -107,21 +128,29 @@ public struct Report: Sendable {
 
             """
         let status = assessment.status.rawValue
-        out += "<p>Verdict: <strong class=\"\(status)\">\(status.uppercased())</strong> · generated \(UTC.rfc3339(now)) · "
+        out +=
+            "<p>Verdict: <strong class=\"\(status)\">\(status.uppercased())</strong> · generated \(UTC.rfc3339(now)) · "
         out += "newest restore point \(newest.map { UTC.rfc3339($0.restorePoint) } ?? "none") · "
-        out += "\(assessment.pairing.pairs.count) restorable pairs (tolerance \(DurationText.format(policy.tolerance)), RPO \(DurationText.format(policy.rpo)))</p>\n"
+        out +=
+            "\(assessment.pairing.pairs.count) restorable pairs (tolerance \(DurationText.format(policy.tolerance)), RPO \(DurationText.format(policy.rpo)))</p>\n"
         out += "<h2>Timeline</h2>\n" + timelineSVG() + "\n"
-        out += "<h2>Restorable pairs</h2>\n<table><tr><th>Restore point</th><th>Skew</th><th>Management backup</th><th>Type</th><th>Portal run</th><th>Sites</th></tr>\n"
+        out +=
+            "<h2>Restorable pairs</h2>\n<table><tr><th>Restore point</th><th>Skew</th><th>Management backup</th><th>Type</th><th>Portal run</th><th>Sites</th></tr>\n"
         for p in assessment.pairing.pairs {
-            out += "<tr><td>\(UTC.rfc3339(p.restorePoint))</td><td>\(DurationText.format(p.skew))</td><td>\(html(p.management.id))</td><td>\(html(p.management.type))</td><td>\(UTC.rfc3339(p.run.start))</td><td>\(p.run.siteCount)</td></tr>\n"
+            out +=
+                "<tr><td>\(UTC.rfc3339(p.restorePoint))</td><td>\(DurationText.format(p.skew))</td><td>\(html(p.management.id))</td><td>\(html(p.management.type))</td><td>\(UTC.rfc3339(p.run.start))</td><td>\(p.run.siteCount)</td></tr>\n"
         }
-        out += "</table>\n<h2>Findings</h2>\n<table><tr><th>Severity</th><th>Code</th><th>Subject</th><th>Message</th></tr>\n"
+        out +=
+            "</table>\n<h2>Findings</h2>\n<table><tr><th>Severity</th><th>Code</th><th>Subject</th><th>Message</th></tr>\n"
         for f in assessment.findings {
-            out += "<tr><td class=\"\(f.severity.rawValue)\">\(f.severity.rawValue)</td><td>\(f.code)</td><td>\(html(f.subject))</td><td>\(html(f.message))</td></tr>\n"
+            out +=
+                "<tr><td class=\"\(f.severity.rawValue)\">\(f.severity.rawValue)</td><td>\(f.code)</td><td>\(html(f.subject))</td><td>\(html(f.message))</td></tr>\n"
         }
-        out += "</table>\n<h2>Site coverage</h2>\n<table><tr><th>Site</th><th>Runs with a backup</th><th>Runs missing it</th><th>Last backup</th></tr>\n"
+        out +=
+            "</table>\n<h2>Site coverage</h2>\n<table><tr><th>Site</th><th>Runs with a backup</th><th>Runs missing it</th><th>Last backup</th></tr>\n"
         for c in coverage {
-            out += "<tr><td>\(html(c.site))</td><td>\(c.runsWith)</td><td>\(c.runsMissing)</td><td>\(c.lastSeen.map(UTC.rfc3339) ?? "-")</td></tr>\n"
+            out +=
+                "<tr><td>\(html(c.site))</td><td>\(c.runsWith)</td><td>\(c.runsMissing)</td><td>\(c.lastSeen.map(UTC.rfc3339) ?? "-")</td></tr>\n"
         }
         out += "</table>\n</body></html>\n"
         return out
@@ -146,38 +175,55 @@ public struct Report: Sendable {
     /// Management backups (dots) and portal runs (bars) on one time axis; pairs linked; gaps over the RPO shaded.
     public func timelineSVG(width: Double = 960) -> String {
         let runs = assessment.pairing.runs
-        let restorable = Set(assessment.pairing.pairs.map(\.management.id) + assessment.pairing.unpairedManagement.map(\.id))
+        let restorable = Set(
+            assessment.pairing.pairs.map(\.management.id) + assessment.pairing.unpairedManagement.map(\.id))
         let known = Set(managementBackups.map(\.id))
-        let managementPoints = managementBackups + (assessment.pairing.pairs.map(\.management) + assessment.pairing.unpairedManagement)
+        let managementPoints =
+            managementBackups
+            + (assessment.pairing.pairs.map(\.management) + assessment.pairing.unpairedManagement)
             .filter { !known.contains($0.id) }
         var times = runs.flatMap { [$0.start, $0.end] } + managementPoints.map(\.time) + [now]
         times.sort()
-        let start = times.first ?? now, end = max(times.last ?? now, start.addingTimeInterval(3600))
-        let left = 20.0, right = width - 20, span = end.timeIntervalSince(start)
+        let start = times.first ?? now
+        let end = max(times.last ?? now, start.addingTimeInterval(3600))
+        let left = 20.0
+        let right = width - 20
+        let span = end.timeIntervalSince(start)
         func x(_ t: Date) -> Double { left + (right - left) * t.timeIntervalSince(start) / span }
-        let mY = 40.0, pY = 110.0
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"170\" viewBox=\"0 0 \(Int(width)) 170\" role=\"img\" aria-label=\"Backup timeline\">\n"
+        let mY = 40.0
+        let pY = 110.0
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"170\" viewBox=\"0 0 \(Int(width)) 170\" role=\"img\" aria-label=\"Backup timeline\">\n"
         svg += "<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"170\" fill=\"#fff\"/>\n"
         for gap in gaps {
-            svg += String(format: "<rect x=\"%.1f\" y=\"20\" width=\"%.1f\" height=\"110\" fill=\"#cf222e\" fill-opacity=\"0.12\"><title>gap %@ to %@</title></rect>\n",
-                          x(gap.from), max(1, x(gap.to) - x(gap.from)), UTC.rfc3339(gap.from), UTC.rfc3339(gap.to))
+            svg += String(
+                format:
+                    "<rect x=\"%.1f\" y=\"20\" width=\"%.1f\" height=\"110\" fill=\"#cf222e\" fill-opacity=\"0.12\"><title>gap %@ to %@</title></rect>\n",
+                x(gap.from), max(1, x(gap.to) - x(gap.from)), UTC.rfc3339(gap.from), UTC.rfc3339(gap.to))
         }
         svg += "<text x=\"\(Int(left))\" y=\"15\" font-size=\"11\">management backups</text>\n"
         svg += "<text x=\"\(Int(left))\" y=\"\(Int(pY + 30))\" font-size=\"11\">portal runs</text>\n"
         for p in assessment.pairing.pairs {
-            svg += String(format: "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#1a7f37\" stroke-width=\"1\"/>\n",
-                          x(p.management.time), mY, x(p.run.start), pY)
+            svg += String(
+                format:
+                    "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#1a7f37\" stroke-width=\"1\"/>\n",
+                x(p.management.time), mY, x(p.run.start), pY)
         }
         for run in runs {
             let color = run.isComplete ? "#1a7f37" : "#9a6700"
-            svg += String(format: "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"10\" fill=\"%@\"><title>%@</title></rect>\n",
-                          x(run.start), pY - 5, max(2, x(run.end) - x(run.start)), color,
-                          html("portal run \(UTC.rfc3339(run.start))\(run.isComplete ? "" : " (incomplete)")"))
+            svg += String(
+                format:
+                    "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"10\" fill=\"%@\"><title>%@</title></rect>\n",
+                x(run.start), pY - 5, max(2, x(run.end) - x(run.start)), color,
+                html("portal run \(UTC.rfc3339(run.start))\(run.isComplete ? "" : " (incomplete)")"))
         }
         for m in managementPoints {
             let color = restorable.contains(m.id) ? "#1a7f37" : "#cf222e"
-            svg += String(format: "<circle cx=\"%.1f\" cy=\"%.0f\" r=\"4\" fill=\"%@\"><title>%@</title></circle>\n",
-                          x(m.time), mY, color, html("management \(m.id) \(UTC.rfc3339(m.time))\(restorable.contains(m.id) ? "" : " (not restorable)")"))
+            svg += String(
+                format: "<circle cx=\"%.1f\" cy=\"%.0f\" r=\"4\" fill=\"%@\"><title>%@</title></circle>\n",
+                x(m.time), mY, color,
+                html("management \(m.id) \(UTC.rfc3339(m.time))\(restorable.contains(m.id) ? "" : " (not restorable)")")
+            )
         }
         svg += "<line x1=\"\(Int(left))\" y1=\"150\" x2=\"\(Int(right))\" y2=\"150\" stroke=\"#888\"/>\n"
         svg += "<text x=\"\(Int(left))\" y=\"165\" font-size=\"10\">\(UTC.rfc3339(start))</text>\n"
@@ -188,8 +234,16 @@ public struct Report: Sendable {
     // MARK: - JSON
 
     struct JSONDocument: Encodable {
-        struct Coverage: Encodable { var site: String; var runsWith: Int; var runsMissing: Int; var lastSeen: String? }
-        struct Gap: Encodable { var from: String; var to: String }
+        struct Coverage: Encodable {
+            var site: String
+            var runsWith: Int
+            var runsMissing: Int
+            var lastSeen: String?
+        }
+        struct Gap: Encodable {
+            var from: String
+            var to: String
+        }
         var status: String
         var generatedAt: String
         var newestRestorePoint: String?
@@ -201,11 +255,16 @@ public struct Report: Sendable {
     }
 
     public func json() -> String {
-        let doc = JSONDocument(status: assessment.status.rawValue, generatedAt: UTC.rfc3339(now),
-                               newestRestorePoint: newest.map { UTC.rfc3339($0.restorePoint) }, pairs: assessment.pairing.pairs.count,
-                               incompleteRuns: assessment.pairing.incompleteRuns.count, findings: assessment.findings,
-                               coverage: coverage.map { .init(site: $0.site, runsWith: $0.runsWith, runsMissing: $0.runsMissing, lastSeen: $0.lastSeen.map(UTC.rfc3339)) },
-                               gaps: gaps.map { .init(from: UTC.rfc3339($0.from), to: UTC.rfc3339($0.to)) })
+        let doc = JSONDocument(
+            status: assessment.status.rawValue, generatedAt: UTC.rfc3339(now),
+            newestRestorePoint: newest.map { UTC.rfc3339($0.restorePoint) }, pairs: assessment.pairing.pairs.count,
+            incompleteRuns: assessment.pairing.incompleteRuns.count, findings: assessment.findings,
+            coverage: coverage.map {
+                .init(
+                    site: $0.site, runsWith: $0.runsWith, runsMissing: $0.runsMissing,
+                    lastSeen: $0.lastSeen.map(UTC.rfc3339))
+            },
+            gaps: gaps.map { .init(from: UTC.rfc3339($0.from), to: UTC.rfc3339($0.to)) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try! encoder.encode(doc), as: UTF8.self) + "\n"

@@ -8,7 +8,8 @@ public enum RestorePlan {
         public var description: String {
             switch self {
             case .noPairs: return "there is no restorable pair to restore (run dr-audit audit to see why)"
-            case let .noPairAtOrBefore(t): return "no restorable pair has a restore point at or before \(UTC.rfc3339(t))"
+            case .noPairAtOrBefore(let t):
+                return "no restorable pair has a restore point at or before \(UTC.rfc3339(t))"
             }
         }
     }
@@ -23,8 +24,10 @@ public enum RestorePlan {
         return pair
     }
 
-    public static func render(pair: Pair, portalCR: SubsystemCR?, managementCR: SubsystemCR?,
-                              managementRecords: [ClusterRecord]?, openFindings: [Finding]) -> String {
+    public static func render(
+        pair: Pair, portalCR: SubsystemCR?, managementCR: SubsystemCR?,
+        managementRecords: [ClusterRecord]?, openFindings: [Finding]
+    ) -> String {
         let portalName = portalCR?.name ?? "portal"
         let managementName = managementCR?.name ?? "management"
         var out = """
@@ -45,30 +48,46 @@ public enum RestorePlan {
             out += "# Checks still failing: none\n"
         } else {
             out += "# Checks still failing (dr-audit audit):\n"
-            for f in open { out += "#   \(f.severity.rawValue) \(f.code): \(f.message.replacingOccurrences(of: "\n", with: " "))\n" }
+            for f in open {
+                out += "#   \(f.severity.rawValue) \(f.code): \(f.message.replacingOccurrences(of: "\n", with: " "))\n"
+            }
         }
-        out += "---\n" + managementRestore(pair.management, managementName: managementName, spec: managementCR?.backup,
-                                            records: managementRecords)
+        out +=
+            "---\n"
+            + managementRestore(
+                pair.management, managementName: managementName, spec: managementCR?.backup,
+                records: managementRecords)
         if let system = pair.run.system {
-            out += "---\n" + portalRestore(type: "system", key: "systemName", file: system.fileName, portalName: portalName, suffix: "system")
+            out +=
+                "---\n"
+                + portalRestore(
+                    type: "system", key: "systemName", file: system.fileName, portalName: portalName, suffix: "system")
         }
         for (index, file) in pair.run.siteFiles.enumerated() {
-            out += "---\n" + portalRestore(type: "site", key: "siteName", file: file.fileName, portalName: portalName,
-                                           suffix: "site-\(index + 1)", comment: "site \(file.site ?? "")")
+            out +=
+                "---\n"
+                + portalRestore(
+                    type: "site", key: "siteName", file: file.fileName, portalName: portalName,
+                    suffix: "site-\(index + 1)", comment: "site \(file.site ?? "")")
         }
         return out
     }
 
-    static func managementRestore(_ backup: ManagementBackup, managementName: String, spec: BackupSpec?, records: [ClusterRecord]?) -> String {
+    static func managementRestore(
+        _ backup: ManagementBackup, managementName: String, spec: BackupSpec?, records: [ClusterRecord]?
+    ) -> String {
         switch backup.format {
         case .pgbackrest:
-            let record = records?.first { $0.kind == .managementBackup && $0.objectName == backup.id && $0.verdict == .ready }
+            let record = records?.first {
+                $0.kind == .managementBackup && $0.objectName == backup.id && $0.verdict == .ready
+            }
             let name: String
             if let record {
                 name = quote(record.name)
             } else {
                 // Deliberately not a valid name: the CR must be filled in before it can be applied.
-                name = "\"<ManagementBackup whose status.id is \(backup.id)>\"  # no cluster export names it: kubectl get mgmtb"
+                name =
+                    "\"<ManagementBackup whose status.id is \(backup.id)>\"  # no cluster export names it: kubectl get mgmtb"
             }
             return """
                 apiVersion: management.apiconnect.ibm.com/v1beta1
@@ -106,7 +125,9 @@ public enum RestorePlan {
         }
     }
 
-    static func portalRestore(type: String, key: String, file: String, portalName: String, suffix: String, comment: String? = nil) -> String {
+    static func portalRestore(
+        type: String, key: String, file: String, portalName: String, suffix: String, comment: String? = nil
+    ) -> String {
         """
         apiVersion: portal.apiconnect.ibm.com/v1beta1
         kind: PortalRestore
@@ -129,7 +150,11 @@ public enum RestorePlan {
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
             default:
-                if scalar.value < 0x20 { out += String(format: "\\x%02X", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 {
+                    out += String(format: "\\x%02X", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
         return out + "\""

@@ -15,26 +15,32 @@ public struct S3Location: Hashable, Sendable {
     public var style: Style
 
     /// `endpointOverride` (e.g. `http://127.0.0.1:8333`) replaces the scheme and endpoint; plain http only comes from it.
-    public static func from(host: String?, path: String?, provider: String?, uriStyle: String?,
-                            endpointOverride: String?) throws -> S3Location {
+    public static func from(
+        host: String?, path: String?, provider: String?, uriStyle: String?,
+        endpointOverride: String?
+    ) throws -> S3Location {
         guard let host, !host.isEmpty else { throw DocumentError("objstore target needs a host (<endpoint>/<region>)") }
         let hostParts = host.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         var endpoint = hostParts[0]
         var scheme = "https"
         if endpoint.hasPrefix("https:") || endpoint.hasPrefix("http:") {
-            throw DocumentError("objstore host '\(host)' must not carry a scheme; use the endpoint override for plain http")
+            throw DocumentError(
+                "objstore host '\(host)' must not carry a scheme; use the endpoint override for plain http")
         }
         let region = hostParts.count > 1 ? hostParts[1] : "us-east-1"
         if let endpointOverride {
             guard let url = URLComponents(string: endpointOverride), let s = url.scheme, ["http", "https"].contains(s),
-                  let h = url.host, !h.isEmpty else {
+                let h = url.host, !h.isEmpty
+            else {
                 throw DocumentError("endpoint '\(endpointOverride)' is not an http(s) URL")
             }
             scheme = s
             endpoint = url.port.map { "\(h):\($0)" } ?? h
         }
         let pathParts = (path ?? "").split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        guard let bucket = pathParts.first else { throw DocumentError("objstore target needs a path (<bucket>/<folder>)") }
+        guard let bucket = pathParts.first else {
+            throw DocumentError("objstore target needs a path (<bucket>/<folder>)")
+        }
         guard bucket.range(of: #"^[a-z0-9][a-z0-9.\-_]{1,62}$"#, options: .regularExpression) != nil else {
             throw DocumentError("'\(bucket)' is not a valid bucket name")
         }
@@ -46,7 +52,8 @@ public struct S3Location: Hashable, Sendable {
         case nil, ""?: style = provider?.lowercased() == "aws" ? .virtual : .path
         case let other?: throw DocumentError("backups3URIStyle '\(other)' is neither path nor virtual")
         }
-        return S3Location(scheme: scheme, endpoint: endpoint, region: region, bucket: bucket, prefix: prefix, style: style)
+        return S3Location(
+            scheme: scheme, endpoint: endpoint, region: region, bucket: bucket, prefix: prefix, style: style)
     }
 
     public var display: String { "s3://\(bucket)/\(prefix) at \(scheme)://\(endpoint) (\(region))" }
@@ -56,8 +63,9 @@ public struct S3Location: Hashable, Sendable {
         var out = ""
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.append(Character(UnicodeScalar(byte)))
             case UInt8(ascii: "/") where keepSlash:
                 out.append("/")
@@ -108,7 +116,11 @@ public struct RetryPolicy: Hashable, Sendable {
 
     /// S3 answers worth another try: throttling and server-side trouble.
     public static func isRetryable(status: Int, code: String?) -> Bool {
-        if ["SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable", "RequestTimeTooSkewed"].contains(code ?? "") { return true }
+        if ["SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable", "RequestTimeTooSkewed"].contains(
+            code ?? "")
+        {
+            return true
+        }
         return status == 500 || status == 502 || status == 503 || status == 504 || status == 429
     }
 }

@@ -29,32 +29,40 @@ public enum S3XML {
 
     public static func parseList(_ data: Data) throws -> Page {
         var page = Page(objects: [], isTruncated: false, nextContinuationToken: nil)
-        var key: String?, size: Int64?, modified: Date?
+        var key: String?
+        var size: Int64?
+        var modified: Date?
         var failure: XMLError?
-        let root = try SAXReader.read(data, capturing: { path in
-            switch path.count {
-            case 2: return path[1] == "IsTruncated" || path[1] == "NextContinuationToken"
-            case 3: return path[1] == "Contents" && (path[2] == "Key" || path[2] == "Size" || path[2] == "LastModified")
-            default: return false
-            }
-        }, ended: { path, text in
-            guard failure == nil, (2...3).contains(path.count), path[0] == "ListBucketResult" else { return }
-            switch (path[1], path.count == 3 ? path[2] : "") {
-            case ("Contents", "Key"): key = text
-            case ("Contents", "Size"): size = text.flatMap { Int64(trimmed($0)) }
-            case ("Contents", "LastModified"): modified = text.flatMap { UTC.parseRFC3339(trimmed($0)) }
-            case ("Contents", ""):
-                guard let k = key, !k.isEmpty, let s = size, s >= 0 else {
-                    failure = XMLError(description: "a Contents entry lacks Key or Size")
-                    return
+        let root = try SAXReader.read(
+            data,
+            capturing: { path in
+                switch path.count {
+                case 2: return path[1] == "IsTruncated" || path[1] == "NextContinuationToken"
+                case 3:
+                    return path[1] == "Contents" && (path[2] == "Key" || path[2] == "Size" || path[2] == "LastModified")
+                default: return false
                 }
-                page.objects.append((k, s, modified))
-                key = nil; size = nil; modified = nil
-            case ("IsTruncated", ""): page.isTruncated = text.map(trimmed) == "true"
-            case ("NextContinuationToken", ""): page.nextContinuationToken = text
-            default: break
-            }
-        })
+            },
+            ended: { path, text in
+                guard failure == nil, (2...3).contains(path.count), path[0] == "ListBucketResult" else { return }
+                switch (path[1], path.count == 3 ? path[2] : "") {
+                case ("Contents", "Key"): key = text
+                case ("Contents", "Size"): size = text.flatMap { Int64(trimmed($0)) }
+                case ("Contents", "LastModified"): modified = text.flatMap { UTC.parseRFC3339(trimmed($0)) }
+                case ("Contents", ""):
+                    guard let k = key, !k.isEmpty, let s = size, s >= 0 else {
+                        failure = XMLError(description: "a Contents entry lacks Key or Size")
+                        return
+                    }
+                    page.objects.append((k, s, modified))
+                    key = nil
+                    size = nil
+                    modified = nil
+                case ("IsTruncated", ""): page.isTruncated = text.map(trimmed) == "true"
+                case ("NextContinuationToken", ""): page.nextContinuationToken = text
+                default: break
+                }
+            })
         guard root == "ListBucketResult" else {
             throw XMLError(description: "not a ListBucketResult (root \(root))")
         }
@@ -67,13 +75,17 @@ public enum S3XML {
 
     /// The `<Error><Code>` body S3 sends with a failure, when there is one.
     public static func parseError(_ data: Data) -> ErrorBody? {
-        var code: String?, message: String?
-        let root = try? SAXReader.read(data, capturing: { path in
-            path.count == 2 && (path[1] == "Code" || path[1] == "Message")
-        }, ended: { path, text in
-            guard path.count == 2, path[0] == "Error" else { return }
-            if path[1] == "Code" { code = code ?? text } else if path[1] == "Message" { message = message ?? text }
-        })
+        var code: String?
+        var message: String?
+        let root = try? SAXReader.read(
+            data,
+            capturing: { path in
+                path.count == 2 && (path[1] == "Code" || path[1] == "Message")
+            },
+            ended: { path, text in
+                guard path.count == 2, path[0] == "Error" else { return }
+                if path[1] == "Code" { code = code ?? text } else if path[1] == "Message" { message = message ?? text }
+            })
         guard root == "Error", let code else { return nil }
         return ErrorBody(code: code, message: message)
     }
@@ -195,7 +207,8 @@ enum SAXReader {
             return status == 0 && parser.pointee.wellFormed != 0
         }
         guard wellFormed, state.failure == nil else {
-            throw S3XML.XMLError(description: "truncated or malformed XML (\(state.failure ?? "at byte \(data.count)"))")
+            throw S3XML.XMLError(
+                description: "truncated or malformed XML (\(state.failure ?? "at byte \(data.count)"))")
         }
     }
 
@@ -203,7 +216,9 @@ enum SAXReader {
     /// one part of XML that makes a parser do more than read the bytes in front of it, so bodies with one are
     /// refused before they reach libxml2, as are bodies too large for its 32-bit length.
     private static func screen(_ data: Data) throws {
-        guard data.count < Int32.max else { throw S3XML.XMLError(description: "XML body too large (\(data.count) bytes)") }
+        guard data.count < Int32.max else {
+            throw S3XML.XMLError(description: "XML body too large (\(data.count) bytes)")
+        }
         guard String(validating: data, as: UTF8.self) != nil else {
             throw S3XML.XMLError(description: "malformed XML (not valid UTF-8)")
         }

@@ -46,22 +46,32 @@ public struct PortalInventory: Sendable {
     }
 
     public mutating func append(folder: String, site: String?, seconds: Int64, size: Int64) {
-        entries.append(Entry(time: seconds, site: site.map { Self.intern($0, in: &sites, ids: &siteIDs) } ?? -1,
-                             folder: Self.intern(folder, in: &folders, ids: &folderIDs), size: size))
+        entries.append(
+            Entry(
+                time: seconds, site: site.map { Self.intern($0, in: &sites, ids: &siteIDs) } ?? -1,
+                folder: Self.intern(folder, in: &folders, ids: &folderIDs), size: size))
     }
 
     /// The same, for a store that numbers its sites and folders itself: `name` is asked only the first time an id
     /// is seen, so a million rows cost a million array lookups, not a million string hashes.
-    public mutating func append(folderID: Int64, siteID: Int64?, seconds: Int64, size: Int64,
-                                name: (Int64) throws -> String) rethrows {
-        let folderIndex = try Self.intern(storeID: folderID, name: name, in: &folders, ids: &folderIDs, byStoreID: &storeFolders)
-        let siteIndex = try siteID.map { try Self.intern(storeID: $0, name: name, in: &sites, ids: &siteIDs, byStoreID: &storeSites) } ?? -1
+    public mutating func append(
+        folderID: Int64, siteID: Int64?, seconds: Int64, size: Int64,
+        name: (Int64) throws -> String
+    ) rethrows {
+        let folderIndex = try Self.intern(
+            storeID: folderID, name: name, in: &folders, ids: &folderIDs, byStoreID: &storeFolders)
+        let siteIndex =
+            try siteID.map {
+                try Self.intern(storeID: $0, name: name, in: &sites, ids: &siteIDs, byStoreID: &storeSites)
+            } ?? -1
         entries.append(Entry(time: seconds, site: siteIndex, folder: folderIndex, size: size))
     }
 
     /// Store ids are small and dense (SQLite row ids), so they index an array.
-    private static func intern(storeID: Int64, name: (Int64) throws -> String, in values: inout [String],
-                               ids: inout [String: Int32], byStoreID: inout [Int32]) rethrows -> Int32 {
+    private static func intern(
+        storeID: Int64, name: (Int64) throws -> String, in values: inout [String],
+        ids: inout [String: Int32], byStoreID: inout [Int32]
+    ) rethrows -> Int32 {
         let slot = Int(storeID)
         if slot >= 0, slot < byStoreID.count, byStoreID[slot] >= 0 { return byStoreID[slot] }
         let index = intern(try name(storeID), in: &values, ids: &ids)
@@ -91,8 +101,9 @@ public struct PortalInventory: Sendable {
     public func file(_ index: Int) -> PortalBackupFile {
         let entry = entries[index]
         let name = fileName(entry)
-        return PortalBackupFile(key: folders[Int(entry.folder)] + name, fileName: name, kind: entry.isSystem ? .system : .site,
-                                site: siteName(entry), time: date(entry), size: entry.size)
+        return PortalBackupFile(
+            key: folders[Int(entry.folder)] + name, fileName: name, kind: entry.isSystem ? .system : .site,
+            site: siteName(entry), time: date(entry), size: entry.size)
     }
 
     /// Every file, built out (small inventories and tests).
@@ -106,7 +117,8 @@ public struct PortalInventory: Sendable {
         let folders = self.folders
         func less(_ a: Entry, _ b: Entry) -> Bool {
             if a.time != b.time { return a.time < b.time }
-            let ra = a.isSystem ? -1 : rank[Int(a.site)], rb = b.isSystem ? -1 : rank[Int(b.site)]
+            let ra = a.isSystem ? -1 : rank[Int(a.site)]
+            let rb = b.isSystem ? -1 : rank[Int(b.site)]
             if ra != rb { return ra < rb }
             return folders[Int(a.folder)] < folders[Int(b.folder)]
         }
@@ -158,4 +170,3 @@ public struct PortalInventory: Sendable {
 
     public func identity(_ entry: Entry) -> Identity { Identity(time: entry.time, site: entry.site) }
 }
-

@@ -85,8 +85,10 @@ public struct ManagementBackup: Hashable, Codable, Sendable {
     /// Where its metadata lives (backup.info), for messages.
     public var infoKey: String?
 
-    public init(id: String, format: Format, type: String, start: Date, stop: Date?, prior: String?,
-                status: Status, detail: String? = nil, infoKey: String? = nil) {
+    public init(
+        id: String, format: Format, type: String, start: Date, stop: Date?, prior: String?,
+        status: Status, detail: String? = nil, infoKey: String? = nil
+    ) {
         self.id = id
         self.format = format
         self.type = type

@@ -38,7 +38,9 @@ public enum UTC {
     /// `ymd` and `hms` must be exactly YYYYMMDD and HHMMSS in ASCII digits.
     public static func date(ymd: Substring, hms: Substring) -> Date? {
         guard let d = digits(ymd, 8), let t = digits(hms, 6) else { return nil }
-        return date(year: d / 10000, month: d / 100 % 100, day: d % 100, hour: t / 10000, minute: t / 100 % 100, second: t % 100)
+        return date(
+            year: d / 10000, month: d / 100 % 100, day: d % 100, hour: t / 10000, minute: t / 100 % 100, second: t % 100
+        )
     }
 
     private static func digits(_ text: Substring, _ count: Int) -> Int? {
@@ -55,7 +57,8 @@ public enum UTC {
     /// A valid UTC date, or nil for impossible ones (month 13, 30 February, hour 24).
     public static func date(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0) -> Date? {
         guard (1970...9999).contains(year), (1...12).contains(month), day >= 1, day <= daysInMonth(year, month),
-              (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second) else { return nil }
+            (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second)
+        else { return nil }
         let days = daysFromCivil(year, month, day)
         return Date(timeIntervalSince1970: TimeInterval(days * 86400 + hour * 3600 + minute * 60 + second))
     }
@@ -71,8 +74,9 @@ public enum UTC {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let rest = seconds - days * 86400
         let (y, m, d) = civil(fromDays: days)
-        return Parts(year: y, month: m, day: d, hour: rest / 3600, minute: rest / 60 % 60, second: rest % 60,
-                     weekday: ((days + 4) % 7 + 7) % 7 + 1)
+        return Parts(
+            year: y, month: m, day: d, hour: rest / 3600, minute: rest / 60 % 60, second: rest % 60,
+            weekday: ((days + 4) % 7 + 7) % 7 + 1)
     }
 
     /// RFC 3339 in UTC with a `Z`, whole seconds.
@@ -87,15 +91,16 @@ public enum UTC {
         var fieldEnd: (UInt8, Int)? = nil
         while i >= 0 {
             let byte = out[i]
-            let value: Int? = switch byte {
-            case UInt8(ascii: "Y"): c.year
-            case UInt8(ascii: "M"): c.month
-            case UInt8(ascii: "D"): c.day
-            case UInt8(ascii: "h"): c.hour
-            case UInt8(ascii: "m"): c.minute
-            case UInt8(ascii: "s"): c.second
-            default: nil
-            }
+            let value: Int? =
+                switch byte {
+                case UInt8(ascii: "Y"): c.year
+                case UInt8(ascii: "M"): c.month
+                case UInt8(ascii: "D"): c.day
+                case UInt8(ascii: "h"): c.hour
+                case UInt8(ascii: "m"): c.minute
+                case UInt8(ascii: "s"): c.second
+                default: nil
+                }
             if let value {
                 // Digits fill each field from its right end.
                 if fieldEnd?.0 != byte { fieldEnd = (byte, i) }
@@ -126,11 +131,11 @@ public enum UTC {
                 return v
             }
             guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
-                  b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
-                  b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
-                  let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-                  let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-                  let base = date(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+                b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
+                b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+                let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+                let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+                let base = date(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
             else { return nil }
             var i = 19
             if b[i] == UInt8(ascii: ".") {
@@ -144,8 +149,10 @@ public enum UTC {
             case UInt8(ascii: "Z"), UInt8(ascii: "z"):
                 return i + 1 == b.count ? base : nil
             case UInt8(ascii: "+"), UInt8(ascii: "-"):
-                guard i + 6 == b.count, b[i + 3] == UInt8(ascii: ":"), let oh = number(i + 1, 2), let om = number(i + 4, 2),
-                      oh <= 23, om <= 59 else { return nil }
+                guard i + 6 == b.count, b[i + 3] == UInt8(ascii: ":"), let oh = number(i + 1, 2),
+                    let om = number(i + 4, 2),
+                    oh <= 23, om <= 59
+                else { return nil }
                 let offset = TimeInterval(oh * 3600 + om * 60)
                 return b[i] == UInt8(ascii: "+") ? base.addingTimeInterval(-offset) : base.addingTimeInterval(offset)
             default:
