@@ -1,0 +1,150 @@
+import DRAuditCore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// Reading what the latest successful scans left present, for pairs, the audit, reports and metrics.
+extension Index {
+    public struct ScanRecord: Sendable {
+        public var id: Int64
+        public var source: String
+        public var location: String
+        public var startedAt: Date
+        public var finishedAt: Date
+        public var ok: Bool
+        public var seen: Int
+        public var added: Int
+        public var gone: Int
+        public var errorCode: String?
+        public var error: String?
+    }
+
+    public func lastScan(source: String) throws -> ScanRecord? {
+        try guarded {
+            try queue.read { db in
+                try GRDB.Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT id, source, location, started_at, finished_at, status, objects_seen, objects_added, objects_gone, error_code, error
+                        FROM scans WHERE source = ? ORDER BY id DESC LIMIT 1
+                        """, arguments: [source]
+                ).map { row in
+                    ScanRecord(
+                        id: row[0], source: row[1], location: row[2], startedAt: Date(timeIntervalSince1970: row[3]),
+                        finishedAt: Date(timeIntervalSince1970: row[4]), ok: row[5] == "ok", seen: row[6],
+                        added: row[7],
+                        gone: row[8], errorCode: row[9], error: row[10])
+                }
+            }
+        }
+    }
+
+    /// The management backups present on a target (as of its latest successful scan), oldest first.
+    public func presentBackups(source: String) throws -> [Row] {
+        try guarded {
+            try queue.read { db in
+                try GRDB.Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT backup_id, kind, time, payload FROM backups WHERE source = ? AND gone_scan IS NULL ORDER BY time, backup_id
+                        """, arguments: [source]
+                ).map { Row(key: $0[0], kind: $0[1], time: $0[2], payload: $0[3]) }
+            }
+        }
+    }
+
+    /// The portal backup files present on a target, from `portal_files` (four integers a file; names once).
+    /// Rows are stepped with SQLite's own calls: at a million files, a decoded row each costs more than the whole
+    /// audit. Sorting is left to the inventory, which sorts compact entries faster than SQLite sorts rows.
+    public func presentPortalInventory(source: String) throws -> PortalInventory {
+        try guarded {
+            try queue.read { db in
+                // One pass over the rows: a page cache would only hold pages this read never comes back to.
+                try db.execute(sql: "PRAGMA cache_size = -1000")
+                defer { try? db.execute(sql: "PRAGMA cache_size = \(Self.cachePages)") }
+                var names: [Int64: String] = [:]
+                // Every site and folder ever seen: a few thousand rows at most, against a million files.
+                for row in try GRDB.Row.fetchAll(db, sql: "SELECT id, text FROM portal_names") {
+                    names[row[0]] = row[1]
+                }
+                var inventory = PortalInventory()
+                let statement = try db.makeStatement(
+                    sql: "SELECT time, site_id, folder_id, size FROM portal_files WHERE source = ?")
+                try statement.setArguments([source])
+                let s = statement.sqliteStatement
+                while true {
+                    let code = sqlite3_step(s)
+                    if code == SQLITE_DONE { break }
+                    guard code == SQLITE_ROW else {
+                        throw DatabaseError(
+                            resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql)
+                    }
+                    try inventory.append(
+                        folderID: sqlite3_column_int64(s, 2),
+                        siteID: sqlite3_column_type(s, 1) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 1),
+                        seconds: sqlite3_column_int64(s, 0), size: sqlite3_column_int64(s, 3)
+                    ) { id in
+                        guard let name = names[id] else {
+                            throw DRAuditError(
+                                "index \(path): a portal file names a missing site or folder; was the index edited by hand?",
+                                code: Index.errorCode)
+                        }
+                        return name
+                    }
+                }
+                inventory.sort()
+                return inventory
+            }
+        }
+    }
+
+    /// How many objects (or, for `cluster`, backup CRs) are present for a source.
+    public func presentCount(source: String) throws -> Int {
+        try guarded {
+            try queue.read { db in
+                source == "cluster"
+                    ? try Int.fetchOne(db, sql: "SELECT count(*) FROM cluster_records WHERE gone_scan IS NULL") ?? 0
+                    : try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM objects WHERE source = ? AND gone_scan IS NULL",
+                        arguments: [source]) ?? 0
+            }
+        }
+    }
+
+    /// Present objects that need an operator's eye: unrecognized names, and metadata files of zero bytes.
+    public func attentionObjects(source: String) throws -> (
+        unrecognized: [StorageObject], emptyMetadata: [StorageObject]
+    ) {
+        try guarded {
+            try queue.read { db in
+                let rows = try GRDB.Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND kind = 'unrecognized'
+                        UNION ALL
+                        SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND size = 0
+                            AND kind IN ('pgbackrest-info', 'pgbackrest-manifest', 'barman-info')
+                        """, arguments: [source, source])
+                // Two SELECTs, not an OR, and sorted here: either would make SQLite walk every key of the source.
+                var unrecognized: [StorageObject] = []
+                var empty: [StorageObject] = []
+                for row in rows {
+                    let object = StorageObject(key: row[0], size: row[1], mtime: nil)
+                    if row[2] == "unrecognized" { unrecognized.append(object) } else { empty.append(object) }
+                }
+                return (unrecognized.sorted { $0.key < $1.key }, empty.sorted { $0.key < $1.key })
+            }
+        }
+    }
+
+    public func presentClusterPayloads() throws -> [(kind: String, payload: String)] {
+        try guarded {
+            try queue.read { db in
+                try GRDB.Row.fetchAll(
+                    db, sql: "SELECT kind, payload FROM cluster_records WHERE gone_scan IS NULL ORDER BY kind, name"
+                )
+                .map { ($0[0], $0[1]) }
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+import DRAuditCore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// Writing scans: storage listings staged and committed in one transaction, cluster records, failed scans.
+extension Index {
+    public struct ScanCounts: Sendable, Equatable {
+        public var scanID: Int64
+        public var seen: Int
+        public var added: Int
+        public var gone: Int
+    }
+
+    /// A record parsed from storage or the cluster. A record whose content changes is stored as a new version.
+    public struct Row: Sendable {
+        public var key: String
+        public var kind: String
+        public var time: Double?
+        public var phase: String?
+        public var payload: String?
+        public init(key: String, kind: String, time: Double? = nil, phase: String? = nil, payload: String? = nil) {
+            self.key = key
+            self.kind = kind
+            self.time = time
+            self.phase = phase
+            self.payload = payload
+        }
+    }
+
+    /// A listed object with what the scanner parsed from its name.
+    public struct StagedObject: Sendable {
+        public var object: StorageObject
+        public var kind: ObjectKind
+        /// Portal backup files: the time and site in the name.
+        public var time: Double?
+        public var site: String?
+        public init(_ object: StorageObject, _ kind: ObjectKind, time: Double? = nil, site: String? = nil) {
+            self.object = object
+            self.kind = kind
+            self.time = time
+            self.site = site
+        }
+
+    }
+
+    /// Starts a storage scan: listed objects are staged in TEMP tables (no lock on the index, memory bounded
+    /// by SQLite's cache) and `commit` compares them with the index in SQL, in one short transaction.
+    public func beginStorageScan(source: String, location: String, started: Date) throws -> StorageScanWriter {
+        try StorageScanWriter(index: self, source: source, location: location, started: started)
+    }
+
+    public final class StorageScanWriter {
+        let index: Index
+        let source: String
+        let location: String
+        let started: Date
+        private var open = true
+
+        fileprivate init(index: Index, source: String, location: String, started: Date) throws {
+            self.index = index
+            self.source = source
+            self.location = location
+            self.started = started
+            try index.guarded {
+                try index.queue.inDatabase { db in
+                    try db.execute(
+                        sql: """
+                            DROP TABLE IF EXISTS temp.staged_objects;
+                            DROP TABLE IF EXISTS temp.staged_backups;
+                            CREATE TEMP TABLE staged_objects (key TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL, kind TEXT NOT NULL,
+                                                              time REAL, site TEXT);
+                            CREATE TEMP TABLE staged_backups (backup_id TEXT PRIMARY KEY, kind TEXT NOT NULL, time REAL NOT NULL,
+                                                              payload TEXT NOT NULL);
+                            """)
+                }
+            }
+        }
+
+        deinit { discard() }
+
+        /// Adds a batch of listed objects (with their portal parse, when they are portal files) and
+        /// management backups. Writes only TEMP tables.
+        public func stage(_ objects: [StagedObject], backups: [Row] = []) throws {
+            try index.guarded {
+                try index.queue.inDatabase { db in
+                    try db.inTransaction(.deferred) {
+                        let object = try db.cachedStatement(
+                            sql: """
+                                INSERT INTO temp.staged_objects (key, size, mtime, kind, time, site) VALUES (?, ?, ?, ?, ?, ?)
+                                """)
+                        for o in objects {
+                            let mtime = o.object.mtime.map { ($0.timeIntervalSince1970 * 1000).rounded() / 1000 }
+                            try object.execute(arguments: [
+                                o.object.key, o.object.size, mtime, o.kind.rawValue, o.time, o.site,
+                            ])
+                        }
+                        let backup = try db.cachedStatement(
+                            sql: """
+                                INSERT OR IGNORE INTO temp.staged_backups (backup_id, kind, time, payload) VALUES (?, ?, ?, ?)
+                                """)
+                        for b in backups {
+                            try backup.execute(arguments: [b.key, b.kind, b.time ?? 0, b.payload ?? "{}"])
+                        }
+                        return .commit
+                    }
+                }
+            }
+        }
+
+        /// Writes the scan in one transaction: its row, the objects and backups that are new or changed,
+        /// and the ones that went (marked by this scan). An unchanged target adds only the scan row.
+        public func commit() throws -> ScanCounts {
+            defer { discard() }
+            return try index.guarded {
+                try index.queue.write { db in
+                    let scan = try index.insertScan(
+                        db, source: source, location: location, started: started, status: "ok", error: nil, code: nil)
+                    let previous = try Int64.fetchOne(
+                        db, sql: "SELECT max(id) FROM scans WHERE source = ? AND status = 'ok' AND id < ?",
+                        arguments: [source, scan])
+                    // Staged rows arrive in listing order (a file system's is random) and carry no index while they
+                    // come: keeping one up to date costs random writes per row. It is built here in one sort, and the
+                    // inserts below follow it, so the objects index is written in key order too. It carries size and
+                    // mtime so that the gone check below never reads the staged rows themselves (in listing order,
+                    // that was a random read per present object: 2.4 s of a 1M rescan); all columns made its sort spill.
+                    try db.execute(sql: "CREATE INDEX temp.staged_objects_key ON staged_objects (key, size, mtime)")
+                    let seen = try Int.fetchOne(db, sql: "SELECT count(DISTINCT key) FROM temp.staged_objects") ?? 0
+                    // Gone first: a changed object's old version goes, then the new version is inserted with the new ones.
+                    try db.execute(
+                        sql: """
+                            UPDATE objects SET gone_scan = ?, last_seen_scan = ?
+                            WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
+                                SELECT 1 FROM temp.staged_objects s WHERE s.key = objects.key AND s.size = objects.size AND s.mtime IS objects.mtime)
+                            """, arguments: [scan, previous, source])
+                    let gone = db.changesCount
+                    // Nothing went and the counts agree: every staged key is already present (keys are unique),
+                    // the common case of a nightly rescan. Skip the insert pass.
+                    let present =
+                        try Int.fetchOne(
+                            db, sql: "SELECT count(*) FROM objects WHERE source = ? AND gone_scan IS NULL",
+                            arguments: [source]) ?? 0
+                    // Rows inserted below get ids above this one (INTEGER PRIMARY KEY): the portal sync finds them by range.
+                    let lastID = try Int64.fetchOne(db, sql: "SELECT max(id) FROM objects") ?? 0
+                    var added = 0
+                    if gone > 0 || present != seen {
+                        // With nothing present (a first scan, or everything went), every staged key is new.
+                        let onlyNew =
+                            present == 0
+                            ? ""
+                            : """
+                            WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.source = ? AND o.key = s.key AND o.gone_scan IS NULL)
+                            """
+                        try db.execute(
+                            sql: """
+                                INSERT INTO objects (source, key, size, mtime, kind, time, site, first_seen_scan)
+                                SELECT ?, s.key, s.size, s.mtime, s.kind, s.time, s.site, ? FROM temp.staged_objects s
+                                \(onlyNew)
+                                GROUP BY s.key
+                                """, arguments: present == 0 ? [source, scan] : [source, scan, source])  // a key listed twice is one object
+                        added = db.changesCount
+                    }
+                    if gone > 0 || added > 0 { try syncPortalFiles(db, scan: scan, addedAfter: lastID) }
+                    try db.execute(
+                        sql: """
+                            UPDATE backups SET gone_scan = ?
+                            WHERE source = ? AND gone_scan IS NULL AND NOT EXISTS (
+                                SELECT 1 FROM temp.staged_backups s WHERE s.backup_id = backups.backup_id AND s.kind = backups.kind
+                                AND s.time = backups.time AND s.payload = backups.payload)
+                            """, arguments: [scan, source])
+                    try db.execute(
+                        sql: """
+                            INSERT INTO backups (source, backup_id, kind, time, payload, first_seen_scan)
+                            SELECT ?, s.backup_id, s.kind, s.time, s.payload, ? FROM temp.staged_backups s
+                            WHERE NOT EXISTS (SELECT 1 FROM backups b WHERE b.source = ? AND b.backup_id = s.backup_id AND b.gone_scan IS NULL)
+                            """, arguments: [source, scan, source])
+                    try db.execute(
+                        sql:
+                            "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ?, finished_at = ? WHERE id = ?",
+                        arguments: [seen, added, gone, Date().timeIntervalSince1970, scan])
+                    return ScanCounts(scanID: scan, seen: seen, added: added, gone: gone)
+                }
+            }
+        }
+
+        /// Keeps `portal_files` in step with the objects this scan marked gone and the ones it added.
+        private func syncPortalFiles(_ db: Database, scan: Int64, addedAfter lastID: Int64) throws {
+            let portal = "kind IN ('portal-system', 'portal-site')"
+            // The key's folder with its trailing slash; rtrim is slow (a pass per byte), so keys without one skip it.
+            func folder(_ key: String) -> String {
+                "CASE WHEN instr(\(key), '/') = 0 THEN '' ELSE rtrim(\(key), replace(\(key), '/', '')) END"
+            }
+            // By primary key, from the objects_gone index: neither table is walked.
+            try db.execute(
+                sql: """
+                    DELETE FROM portal_files WHERE (source, time, object_id) IN (
+                        SELECT source, CAST(time AS INTEGER), id FROM objects WHERE source = ? AND gone_scan = ? AND \(portal))
+                    """, arguments: [source, scan])
+            // This scan's new rows, by their id range (+kind: not by the kind index, which would visit every present row).
+            let added = "id > ? AND source = ? AND first_seen_scan = ? AND +\(portal)"
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO portal_names (text)
+                        SELECT site FROM objects WHERE \(added) AND site IS NOT NULL
+                        UNION
+                        SELECT \(folder("key")) FROM objects WHERE \(added)
+                    """, arguments: [lastID, source, scan, lastID, source, scan])
+            try db.execute(
+                sql: """
+                    INSERT INTO portal_files (source, object_id, time, site_id, folder_id, size)
+                        SELECT o.source, o.id, CAST(o.time AS INTEGER), s.id, f.id, o.size FROM objects o
+                        LEFT JOIN portal_names s ON s.text = o.site
+                        JOIN portal_names f ON f.text = \(folder("o.key"))
+                        WHERE o.\(added)
+                        ORDER BY 3, 2
+                    """, arguments: [lastID, source, scan])  // in the table's own order: appends, not a million random inserts
+        }
+
+        /// Drops what was staged; the index is untouched.
+        public func discard() {
+            guard open else { return }
+            open = false
+            try? index.queue.inDatabase { db in
+                try db.execute(
+                    sql: "DROP TABLE IF EXISTS temp.staged_objects; DROP TABLE IF EXISTS temp.staged_backups")
+            }
+        }
+    }
+
+    /// Writes one scan of the cluster exports: the PortalBackup/ManagementBackup records now present.
+    public func recordClusterScan(location: String, started: Date, records: [Row]) throws -> ScanCounts {
+        try guarded {
+            try queue.write { db in
+                let scan = try insertScan(
+                    db, source: "cluster", location: location, started: started, status: "ok", error: nil, code: nil)
+                let (added, gone) = try syncClusterRecords(db, rows: records, scan: scan)
+                try db.execute(
+                    sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ? WHERE id = ?",
+                    arguments: [records.count, added, gone, scan])
+                return ScanCounts(scanID: scan, seen: records.count, added: added, gone: gone)
+            }
+        }
+    }
+
+    /// A failed scan records itself and nothing else.
+    public func recordFailedScan(source: String, location: String, started: Date, code: String, error: String) throws {
+        try guarded {
+            try queue.write { db in
+                _ = try insertScan(
+                    db, source: source, location: location, started: started, status: "failed", error: error, code: code
+                )
+            }
+        }
+    }
+
+    func insertScan(
+        _ db: Database, source: String, location: String, started: Date, status: String,
+        error: String?, code: String?
+    ) throws -> Int64 {
+        try db.execute(
+            sql: """
+                INSERT INTO scans (source, location, started_at, finished_at, status, error, error_code) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                source, location, started.timeIntervalSince1970, Date().timeIntervalSince1970, status, error, code,
+            ])
+        return db.lastInsertedRowID
+    }
+
+    /// Marks cluster records gone that are no longer present or whose content changed, and inserts the new ones.
+    private func syncClusterRecords(_ db: Database, rows: [Row], scan: Int64) throws -> (added: Int, gone: Int) {
+        struct Key: Hashable {
+            var kind: String
+            var name: String
+        }
+        var present: [Key: (id: Int64, phase: String?, payload: String?)] = [:]
+        for row in try GRDB.Row.fetchAll(
+            db, sql: "SELECT id, kind, name, phase, payload FROM cluster_records WHERE gone_scan IS NULL")
+        {
+            present[Key(kind: row[1], name: row[2])] = (row[0], row[3], row[4])
+        }
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?)")
+        let markGone = try db.cachedStatement(sql: "UPDATE cluster_records SET gone_scan = ? WHERE id = ?")
+        var added = 0
+        var gone = 0
+        var seen: Set<Key> = []
+        for row in rows {
+            let key = Key(kind: row.kind, name: row.key)
+            guard seen.insert(key).inserted else { continue }
+            if let old = present[key] {
+                if old.phase == row.phase && old.payload == row.payload { continue }
+                try markGone.execute(arguments: [scan, old.id])
+                gone += 1
+            }
+            try insert.execute(arguments: [row.kind, row.key, row.phase, row.payload ?? "{}", scan])
+            added += 1
+        }
+        for (key, old) in present where !seen.contains(key) {
+            try markGone.execute(arguments: [scan, old.id])
+            gone += 1
+        }
+        return (added, gone)
+    }
+}
