@@ -125,7 +125,10 @@ JSON
             -extfile "$d/san.ext" -out "$d/server.crt" >/dev/null 2>&1
     fi
     # Started directly (no subshell, no setsid), so $! is weed itself and `stop` can find it.
+    # Every bucket is a collection with volumes of its own: the default (free disk / 1 GiB) runs out after a few
+    # dozen test buckets, so volumes are small and many.
     "$PWD/.venv/bin/weed" -logdir="$d/logs" mini -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -volume.max=4000 -master.volumeSizeLimitMB=64 \
         -master.telemetry=false -s3.config="$d/s3.json" -webdav=false -admin.ui=false -s3.port="$S3_PORT" \
         -s3.port.https="$S3_HTTPS_PORT" -s3.cert.file="$d/server.crt" -s3.key.file="$d/server.key" \
         -s3.domainName=localhost > "$d/weed.log" 2>&1 < /dev/null &
