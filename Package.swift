@@ -18,7 +18,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // Pure core: names, records, pairing, checks. No file, network or database access.
-        .target(name: "DRAuditCore", dependencies: ["CLibXML2"]),
+        // Yams: the restore plan is emitted by a YAML emitter, never by string concatenation.
+        .target(name: "DRAuditCore", dependencies: ["CLibXML2", .product(name: "Yams", package: "Yams")]),
         // Edges: config loading, targets (storage), cluster exports, the SQLite index, the commands' logic.
         .target(
             name: "DRAudit",
@@ -43,7 +44,7 @@ let package = Package(
         // Turns migrations/*.sql into Swift source so the binary carries them and runs from any directory.
         .executableTarget(name: "embed-migrations"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
-        .testTarget(name: "DRAuditCoreTests", dependencies: ["DRAuditCore"]),
+        .testTarget(name: "DRAuditCoreTests", dependencies: ["DRAuditCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "DRAuditTests",
             dependencies: ["DRAudit", "DRAuditCore", "dr-audit", .product(name: "GRDB", package: "GRDB.swift")]

@@ -68,6 +68,14 @@ public final class Workspace {
     {
         var policy = config.policy
         if let tolerance { policy.tolerance = tolerance }
+        // The portal's artifacts once: with a live cluster each read is a request.
+        let portal = try withDeployment ? artifacts(.portal) : nil
+        if let subsystem = config.portal {
+            policy.retiredSites = Set(subsystem.retiredSites)
+            // Which runs the schedule started; an empty or unreadable schedule is not known.
+            let cr = try portal?.cr ?? Artifacts.loadCR(.portal, config: subsystem, kube: kubeClient)
+            policy.portalSchedule = cr.backup.schedule.flatMap(CronSchedule.init)
+        }
         var input = AuditInput(now: now, policy: policy)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
@@ -86,6 +94,7 @@ public final class Workspace {
                 input.managementBackups = try index.presentBackups(source: role.rawValue).map {
                     try decode(ManagementBackup.self, $0.payload ?? "")
                 }
+                input.wal = try index.presentWALInventory(source: role.rawValue)
             }
             let attention = try index.attentionObjects(source: role.rawValue)
             input.unrecognized += attention.unrecognized.map {
@@ -103,7 +112,6 @@ public final class Workspace {
             input.sources.append(try sourceState("cluster", fallbackLocation: "cluster exports"))
         }
         if withDeployment {
-            let portal = try artifacts(.portal)
             let management = try artifacts(.management)
             input.deployment = DeploymentState(
                 portalCR: portal?.cr, managementCR: management?.cr,

@@ -164,9 +164,11 @@ struct RestorePlanCommand: ParsableCommand {
             throw DRAuditError("restore-plan: \(error)")
         }
         print(
-            RestorePlan.render(
-                pair: pair, portalCR: input.deployment.portalCR, managementCR: input.deployment.managementCR,
-                managementRecords: input.managementRecords, openFindings: assessment.findings), terminator: "")
+            try RestorePlan.render(
+                .init(
+                    pair: pair, portalCR: input.deployment.portalCR, managementCR: input.deployment.managementCR,
+                    portalRecords: input.portalRecords, managementRecords: input.managementRecords,
+                    openFindings: assessment.findings)), terminator: "")
     }
 }
 
@@ -205,19 +207,25 @@ struct Demo: ParsableCommand {
         abstract: "Build a sample APIC backup environment in a temp folder, scan and audit it.")
     @Option(help: "Folder to build it in (default: a new temp folder).")
     var output: String?
+    @OptionGroup var clock: NowOption
 
     func run() throws {
+        let now = try clock.at()
         let dir = URL(
             fileURLWithPath: output ?? NSTemporaryDirectory()
                 + "dr-audit-demo-\(ProcessInfo.processInfo.processIdentifier)")
         if FileManager.default.fileExists(atPath: dir.appendingPathComponent("dr-audit.sqlite").path) {
             throw DRAuditError("demo: \(dir.path) already holds a demo; give a new --output folder")
         }
-        let config = try SampleEnvironment.write(to: dir, options: .init(now: Date()))
+        let config = try SampleEnvironment.write(to: dir, options: .init(now: now))
         print("Sample environment: \(dir.path)")
         print(
-            "  21 nightly runs at 01:00 UTC; day -5 misses a portal site, day -8's management backup was interrupted,")
-        print("  day -12's management backup ran 3.5 h late, and the portal share holds one stray file.\n")
+            """
+              21 nightly runs at 01:00 UTC; day -5 misses a portal site, day -8's management backup was interrupted,
+              day -12's management backup ran 3.5 h late, and the portal share holds one stray file. WAL is archived
+              every 5 minutes (so runs pair by point-in-time recovery), but two segments went missing on day -16.
+
+            """)
         let workspace = try Workspace(configPath: config.path)
         print("$ dr-audit scan --config \(config.path)")
         for report in try workspace.scan() {
@@ -229,7 +237,6 @@ struct Demo: ParsableCommand {
                 print("\(report.source): scan failed: \(report.error?.message ?? "")")
             }
         }
-        let now = Date()
         let assessment = Audit.assess(try workspace.auditInput(now: now))
         try workspace.index.recordAudit(now: now, status: assessment.status.rawValue, findings: assessment.findings)
         print("\n$ dr-audit pairs --config \(config.path)")

@@ -22,9 +22,11 @@ struct AuditTests {
     /// Two good nights, all checks satisfied.
     func healthy() -> AuditInput {
         var input = AuditInput(now: now, policy: PairingPolicy(tolerance: 30 * 60, rpo: 26 * 3600))
+        input.policy.portalSchedule = CronSchedule("0 1 * * *")
         input.portalFiles = run("2026-01-02T01:00:00Z", sites: [siteA]) + run("2026-01-03T01:00:00Z", sites: [siteA])
-        let f = full("2026-01-02T01:04:00Z")
-        input.managementBackups = [f, incr("2026-01-03T01:04:00Z", on: f, full: f)]
+        let f = archived(full("2026-01-02T01:04:00Z"))
+        input.managementBackups = [f, archived(incr("2026-01-03T01:04:00Z", on: f, full: f))]
+        input.wal = walInventory(from: utc("2026-01-02T00:00:00Z"), to: now)
         input.sources = [
             SourceState(source: "portal", location: "local:/p", lastScanAt: now, ok: true),
             SourceState(source: "management", location: "local:/m", lastScanAt: now, ok: true),
@@ -116,12 +118,16 @@ struct AuditTests {
         #expect(findings.filter { $0.code == "OBJECT_WITHOUT_CR" }.map(\.subject) == [files.last!.fileName])
         #expect(Audit.assess(input).pairing.pairs.count == 2)
 
-        // A Failed record contradicts the newest management backup: its pair disappears.
+        // A Failed record contradicts the newest management backup: the newest run now pairs through the recovery
+        // window of the backup before it.
         input.managementRecords![1].phase = "Failed"
         let after = Audit.assess(input)
         #expect(
             after.findings.contains { $0.code == "BACKUP_FAILED" && $0.subject == "ManagementBackup/m-\(mgmt[1].id)" })
-        #expect(after.pairing.pairs.map(\.management.id) == [mgmt[0].id])
+        #expect(after.pairing.pairs.map(\.management.id) == [mgmt[0].id, mgmt[0].id])
+        #expect(after.pairing.pairs.map(\.recovery) == [.pitr, .backup])
+        input.policy.pitr = false
+        #expect(Audit.assess(input).pairing.pairs.map(\.management.id) == [mgmt[0].id])
     }
 
     @Test func objectsYoungerThanTheRecordSyncAreNotFlagged() {
@@ -185,7 +191,8 @@ struct AuditTests {
 
     @Test func unpairedBackupsAreInfoOnly() {
         var input = healthy()
-        input.managementBackups.append(full("2026-01-02T06:00:00Z"))
+        input.managementBackups.append(archived(full("2026-01-02T06:00:00Z")))
+        input.policy.pitr = false  // else the 01:00 runs pair with it by point-in-time recovery
         let a = Audit.assess(input)
         #expect(a.status == .ok)
         #expect(a.findings.map(\.code) == ["UNPAIRED_BACKUP"])

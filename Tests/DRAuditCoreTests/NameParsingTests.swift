@@ -178,10 +178,26 @@ struct ClassifierTests {
         ("backup/apic/20210420-122332F/backup.manifest.copy", .pgbackrestManifest),
         ("backup/apic/20210420-122332F/pg_data/base/1/1259.gz", .pgbackrestData),
         ("backup/apic/backup.history/2021/20210420-122332F.manifest.gz", .pgbackrestData),
-        ("archive/apic/12-1/000000010000000000000002-9c1e7b1f.gz", .pgbackrestArchive),
+        ("archive/apic/archive.info", .pgbackrestArchive),
+        (
+            "repo1/archive/apic/15-1/0000000100000000/000000010000000000000002-47c8d49b9975fad576c87e39d2a34e18633970d6.gz",
+            .pgbackrestWAL
+        ),
+        ("archive/apic/15-1/0000000100000000/000000010000000000000002.00000028.backup", .pgbackrestArchive),
+        ("archive/apic/15-1/00000002.history", .pgbackrestArchive),
+        // A segment without pgBackRest's checksum, or in the wrong folder, is not pgBackRest's.
+        ("archive/apic/15-1/0000000100000000/000000010000000000000002.gz", .unrecognized),
+        (
+            "archive/apic/15-1/0000000100000001/000000010000000000000002-47c8d49b9975fad576c87e39d2a34e18633970d6",
+            .unrecognized
+        ),
+        ("backup/apic/latest", .pgbackrestData),
         ("management-0e88ecfa-db-2023-08-03T09:37:36Z/base/20230918T101612/backup.info", .barmanInfo),
         ("edb/management-0e88ecfa-db/base/20230918T101612/data.tar.gz", .barmanData),
         ("management-0e88ecfa-db/wals/0000000100000000/000000010000000000000001.gz", .barmanWAL),
+        ("management-0e88ecfa-db/wals/0000000100000000/000000010000000000000001.partial", .barmanArchive),
+        ("management-0e88ecfa-db/wals/00000002.history.gz", .barmanArchive),
+        ("management-0e88ecfa-db/wals/0000000100000000/notes.txt", .unrecognized),
         ("backup/apic/notalabel/backup.manifest", .unrecognized),
         ("README.md", .unrecognized),
         ("base/20230918T101612/backup.info", .unrecognized),

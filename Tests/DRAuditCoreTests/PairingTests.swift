@@ -17,19 +17,63 @@ struct PortalRunTests {
         #expect(runs[1].files.count == 1)
     }
 
-    @Test func expectedSitesAreThisRunsAndThoseSeenBothBeforeAndAfter() {
+    @Test func aLongerRunGapKeepsSitesThatTrickleInInOneRun() {
+        let files =
+            run("2026-01-01T01:00:00Z", sites: [siteA])
+            + [portalFile(PortalFileName.format(kind: .site, site: siteB, time: utc("2026-01-01T01:50:00Z")))]
+        #expect(Pairing.runs(files).count == 2)
+        var policy = PairingPolicy()
+        policy.runGap = 60 * 60
+        let runs = Pairing.runs(files, policy: policy)
+        #expect(runs.count == 1)
+        #expect(runs[0].isComplete)
+    }
+
+    @Test func aScheduledRunExpectsItsOwnSitesThoseOfTheRunBeforeAndThoseSeenBeforeAndAfter() {
         let files =
             run("2026-01-01T01:00:00Z", sites: [siteA, siteB])
-            + run("2026-01-02T01:00:00Z", sites: [siteA])  // B missing: seen before and after
-            + run("2026-01-03T01:00:00Z", sites: [siteA, siteB, siteC])  // C new: not expected earlier
-            + run("2026-01-04T01:00:00Z", sites: [siteA, siteC])  // B retired: not expected (never seen later)
+            + run("2026-01-02T01:00:00Z", sites: [siteA])  // B missing: in the run before
+            + run("2026-01-03T01:00:00Z", sites: [siteA])  // B missing: seen before and after
+            + run("2026-01-04T01:00:00Z", sites: [siteA, siteB, siteC])  // C new: not expected earlier
+            + run("2026-01-05T01:00:00Z", sites: [siteA, siteC])  // B missing: in the run before
         let runs = Pairing.runs(files)
-        #expect(runs.map(\.missingSites) == [[], [siteB], [], []])
-        #expect(runs.map(\.isComplete) == [true, false, true, true])
+        #expect(runs.map(\.missingSites) == [[], [siteB], [siteB], [], [siteB]])
+        #expect(runs.map(\.isComplete) == [true, false, false, true, false])
+    }
+
+    @Test func lastNightsFailedSiteBackupMakesTheNewestRunIncomplete() {
+        let files = run("2026-01-01T01:00:00Z", sites: [siteA, siteB]) + run("2026-01-02T01:00:00Z", sites: [siteA])
+        let result = Pairing.runs(PortalInventory(files), policy: PairingPolicy())
+        #expect(result.runs.last?.missingSites == [siteB])
+        #expect(result.stopped.isEmpty)  // missing from the newest run only: that run's finding
+    }
+
+    @Test func aSiteInNeitherOfTheTwoNewestRunsHasStopped() {
+        let files =
+            run("2026-01-01T01:00:00Z", sites: [siteA, siteB]) + run("2026-01-02T01:00:00Z", sites: [siteA])
+            + run("2026-01-03T01:00:00Z", sites: [siteA])
+        let result = Pairing.runs(PortalInventory(files), policy: PairingPolicy())
+        #expect(result.stopped == [StoppedSite(site: siteB, lastRun: utc("2026-01-01T01:00:00Z"))])
+        // Reported missing once, in the run after its last; the newest run is complete.
+        #expect(result.runs.map(\.missingSites) == [[], [siteB], []])
+    }
+
+    @Test func retiredSitesAreNeverExpected() {
+        let files =
+            run("2026-01-01T01:00:00Z", sites: [siteA, siteB]) + run("2026-01-02T01:00:00Z", sites: [siteA])
+            + run("2026-01-03T01:00:00Z", sites: [siteA])
+        var policy = PairingPolicy()
+        policy.retiredSites = [siteB]
+        let result = Pairing.runs(PortalInventory(files), policy: policy)
+        #expect(result.runs.allSatisfy { $0.isComplete })
+        #expect(result.stopped.isEmpty)
     }
 
     @Test func runWithoutSystemOrWithAnEmptyFileIsIncomplete() {
-        let noSystem = Pairing.runs(run("2026-01-01T01:00:00Z", sites: [siteA], system: false))
+        var policy = PairingPolicy()
+        policy.portalSchedule = CronSchedule("0 1 * * *")
+        let noSystem = Pairing.runs(run("2026-01-01T01:00:00Z", sites: [siteA], system: false), policy: policy)
+        #expect(noSystem[0].isScheduled)
         #expect(noSystem[0].system == nil)
         #expect(!noSystem[0].isComplete)
         var files = run("2026-01-01T01:00:00Z", sites: [siteA])
@@ -39,11 +83,53 @@ struct PortalRunTests {
         #expect(!empty[0].isComplete)
     }
 
-    @Test func skewIsTheDistanceToTheRunsInterval() {
+    @Test func skewIsTheDistanceToTheRunsFarthestFile() {
         let r = Pairing.runs(run("2026-01-01T01:00:00Z", sites: [siteA, siteB]))[0]  // 01:00:00 … 01:00:20
-        #expect(Pairing.skew(utc("2026-01-01T01:00:10Z"), r) == 0)
-        #expect(Pairing.skew(utc("2026-01-01T00:50:00Z"), r) == 600)
-        #expect(Pairing.skew(utc("2026-01-01T01:10:20Z"), r) == 600)
+        #expect(Pairing.skew(utc("2026-01-01T01:00:10Z"), r) == 10)
+        #expect(Pairing.skew(utc("2026-01-01T00:50:00Z"), r) == 620)
+        #expect(Pairing.skew(utc("2026-01-01T01:10:20Z"), r) == 620)
+    }
+
+    @Test func aRunStartedWithinToleranceAfterAScheduleFiringIsScheduledAndOthersAreManual() {
+        var policy = PairingPolicy()
+        policy.portalSchedule = CronSchedule("0 1 * * *")
+        let files =
+            run("2026-01-01T01:00:05Z", sites: [siteA, siteB]) + run("2026-01-01T01:29:00Z", sites: [siteB])
+            + run("2026-01-01T14:00:00Z", sites: [siteA], system: false)
+        // With a one-minute run gap, 01:29 is a run of its own, still within 30 minutes of the 01:00 firing.
+        policy.runGap = 60
+        let runs = Pairing.runs(PortalInventory(files), policy: policy).runs
+        #expect(runs.map(\.isScheduled) == [true, true, false])
+    }
+
+    @Test func withoutAKnownScheduleARunHoldingASystemBackupIsScheduled() {
+        let files =
+            run("2026-01-01T01:00:00Z", sites: [siteA, siteB])
+            + run("2026-01-01T14:00:00Z", sites: [siteA], system: false)
+        let runs = Pairing.runs(files)
+        #expect(runs.map(\.isScheduled) == [true, false])
+    }
+
+    @Test func aManualSiteBackupIsNeverIncompleteAndExpectsNothingOfLaterRuns() {
+        let files =
+            run("2026-01-01T01:00:00Z", sites: [siteA, siteB])
+            + run("2026-01-01T14:00:00Z", sites: [siteC], system: false)  // manual: one site, by hand
+            + run("2026-01-02T01:00:00Z", sites: [siteA, siteB])
+        let result = Pairing.pair(portalFiles: files, restorableManagement: [], policy: PairingPolicy())
+        #expect(result.incompleteRuns.isEmpty)
+        #expect(result.manualRuns.count == 1)
+        #expect(result.manualRuns[0].missingSites.sorted() == [siteA, siteB].sorted())
+        #expect(result.stoppedSites.isEmpty)  // C was never in a scheduled run
+    }
+
+    @Test func aCompleteManualRunPairs() {
+        var policy = PairingPolicy()
+        policy.portalSchedule = CronSchedule("0 1 * * *")
+        let files = run("2026-01-01T01:00:00Z", sites: [siteA]) + run("2026-01-01T14:00:00Z", sites: [siteA])
+        let manual = full("2026-01-01T14:05:00Z")
+        let result = Pairing.pair(portalFiles: files, restorableManagement: [manual], policy: policy)
+        #expect(result.manualRuns.count == 1 && result.manualRuns[0].isComplete)
+        #expect(result.pairs.map(\.run.start) == [utc("2026-01-01T14:00:00Z")])
     }
 }
 
@@ -56,15 +142,16 @@ struct PairingRuleTests {
         let i = incr("2026-01-02T01:03:00Z", on: f, full: f)
         let result = Pairing.pair(portalFiles: files, restorableManagement: Pairing.restorable([f, i]), policy: policy)
         #expect(result.pairs.map(\.management.id) == [i.id, f.id])
-        #expect(result.pairs[0].skew == 170)
+        #expect(result.pairs[0].skew == 180)  // to the run's first file, 01:00:00
         #expect(result.pairs[0].restorePoint == i.time)
+        #expect(result.pairs[0].recovery == .backup)
         #expect(result.unpairedManagement.isEmpty && result.unpairedRuns.isEmpty)
     }
 
     @Test func toleranceIsInclusive() {
-        let files = run("2026-01-01T01:00:00Z", sites: [siteA])  // ends 01:00:10
-        let atEdge = full("2026-01-01T01:30:10Z")
-        let beyond = full("2026-01-01T01:30:11Z")
+        let files = run("2026-01-01T01:00:00Z", sites: [siteA])  // 01:00:00 … 01:00:10
+        let atEdge = full("2026-01-01T01:30:00Z")
+        let beyond = full("2026-01-01T01:30:01Z")
         #expect(Pairing.pair(portalFiles: files, restorableManagement: [atEdge], policy: policy).pairs.count == 1)
         let none = Pairing.pair(portalFiles: files, restorableManagement: [beyond], policy: policy)
         #expect(none.pairs.isEmpty)
@@ -72,35 +159,33 @@ struct PairingRuleTests {
         #expect(none.unpairedRuns.count == 1)
     }
 
-    @Test func eachSidePairsOnceNearestFirst() {
-        // Two management backups near one run: the nearer one wins, the other stays unpaired.
+    @Test func eachRunGetsTheNearestPointAndABackupNearAnotherRunIsNotUnpaired() {
         let files = run("2026-01-01T01:00:00Z", sites: [siteA])
         let near = full("2026-01-01T01:05:00Z")
         let far = full("2026-01-01T00:40:00Z")
         let result = Pairing.pair(portalFiles: files, restorableManagement: [far, near], policy: policy)
         #expect(result.pairs.map(\.management.id) == [near.id])
-        #expect(result.unpairedManagement.map(\.id) == [far.id])
+        // Within tolerance of the run, though the run chose another point: not reported as unpaired.
+        #expect(result.unpairedManagement.isEmpty)
     }
 
-    @Test func nearestFirstIsGlobalNotGreedyInTime() {
-        // Run A ends 01:00:10, run B starts 01:40:20. m1 (01:20:00) is slightly nearer A than B; m2 (01:02:10) is right after A.
-        // Taking m1 first would give it A and leave m2 unpaired; nearest-first pairs m2–A, then m1–B.
-        let files = run("2026-01-01T01:00:00Z", sites: [siteA]) + run("2026-01-01T01:40:20Z", sites: [siteA])
-        let m1 = full("2026-01-01T01:20:00Z")
-        let m2 = full("2026-01-01T01:02:10Z")
-        let result = Pairing.pair(portalFiles: files, restorableManagement: [m1, m2], policy: policy)
-        #expect(result.pairs.count == 2)
-        #expect(result.pairs.first { $0.management.id == m2.id }?.run.start == utc("2026-01-01T01:00:00Z"))
-        #expect(result.pairs.first { $0.management.id == m1.id }?.run.start == utc("2026-01-01T01:40:20Z"))
-    }
-
-    @Test func tieGoesToTheLaterRun() {
-        // Runs end 01:00:10 and start 02:00:00 (two runs, gap > 30 m); management halfway between, within tolerance of both.
-        let files = run("2026-01-01T01:00:00Z", sites: [siteA]) + run("2026-01-01T01:50:20Z", sites: [siteA])
-        let m = full("2026-01-01T01:25:15Z")
+    @Test func pointsAreNotUsedUpTwoRunsMayShareABackup() {
+        // A manual run at 01:20 and the scheduled one at 01:00 (a 1-minute run gap keeps them apart).
+        var policy = self.policy
+        policy.runGap = 60
+        let files = run("2026-01-01T01:00:00Z", sites: [siteA]) + run("2026-01-01T01:20:00Z", sites: [siteA])
+        let m = full("2026-01-01T01:10:00Z")
         let result = Pairing.pair(portalFiles: files, restorableManagement: [m], policy: policy)
-        #expect(result.pairs.count == 1)
-        #expect(result.pairs[0].run.start == utc("2026-01-01T01:50:20Z"))
+        #expect(result.pairs.count == 2)
+        #expect(Set(result.pairs.map(\.management.id)) == [m.id])
+    }
+
+    @Test func tiesGoToTheLaterPoint() {
+        let files = run("2026-01-01T01:00:00Z", sites: [siteA])  // middle 01:00:05
+        let before = full("2026-01-01T00:55:05Z")
+        let after = full("2026-01-01T01:05:05Z")
+        let result = Pairing.pair(portalFiles: files, restorableManagement: [before, after], policy: policy)
+        #expect(result.pairs.map(\.management.id) == [after.id])
     }
 
     @Test func incompleteRunsAreNotPaired() {
@@ -122,12 +207,16 @@ struct PairingRuleTests {
             start: utc("2026-01-04T01:00:00Z"), stop: nil, prior: "20251231-010000F", status: .complete)
         #expect(Pairing.restorable([f, i1, i2, orphan]).map(\.id) == [f.id])
         #expect(Pairing.restorable([f], contradicted: [f.id]).isEmpty)
-        let byID = Dictionary(uniqueKeysWithValues: [f, i1, i2, orphan].map { ($0.id, $0) })
-        #expect(Pairing.chainProblem(i2, byID: byID)?.contains(i1.id) == true)
-        #expect(Pairing.chainProblem(orphan, byID: byID) == "prior 20251231-010000F is missing")
+        let state = Restorability.assess([f, i1, i2, orphan], wal: WALInventory())
+        #expect(state.problems[i2.id]?.contains(i1.id) == true)
+        #expect(state.problems[orphan.id] == "prior 20251231-010000F is missing")
+        let contradictedPrior = Restorability.assess(
+            [f, i2, incr("2026-01-02T01:00:00Z", on: f, full: f)],
+            wal: WALInventory(), contradicted: [f.id])
+        #expect(contradictedPrior.problems[i2.id]?.contains("marked Failed") == true)
         var loop = f
         loop.prior = f.id
-        #expect(Pairing.chainProblem(loop, byID: [f.id: loop])?.contains("loops") == true)
+        #expect(Restorability.assess([loop], wal: WALInventory()).problems[f.id]?.contains("loops") == true)
     }
 }
 
@@ -159,8 +248,8 @@ struct PortalInventoryTests {
         #expect(kept.files.map(\.key) == ["\(siteB)-20200422.095726.tar.gz"])
     }
 
-    /// The candidate search skips runs by binary search; it must find what trying every run finds.
-    @Test func pairingFindsWhatTryingEveryRunFinds() {
+    /// The point search looks only at the backups around a run's middle; it must find what trying every point finds.
+    @Test func pairingFindsWhatTryingEveryPointFinds() {
         var generator = SystemRandomNumberGenerator()
         let t0 = utc("2026-01-01T01:00:00Z")
         var files: [PortalBackupFile] = []
@@ -173,27 +262,15 @@ struct PortalInventoryTests {
         }
         let policy = PairingPolicy(tolerance: 45 * 60)
         let result = Pairing.pair(portalFiles: files, restorableManagement: backups, policy: policy)
-        let runs = Pairing.runs(files).filter(\.isComplete)
-        var expected: [(m: Int, r: Int, skew: TimeInterval)] = []
-        for (m, b) in backups.enumerated() {
-            for (r, run) in runs.enumerated() where Pairing.skew(b.time, run) <= policy.tolerance {
-                expected.append((m, r, Pairing.skew(b.time, run)))
-            }
+        var expected: [String] = []
+        for run in Pairing.runs(files).filter(\.isComplete) {
+            let best = backups.min {
+                (Pairing.skew($0.time, run), -$0.time.timeIntervalSince1970)
+                    < (Pairing.skew($1.time, run), -$1.time.timeIntervalSince1970)
+            }!
+            if Pairing.skew(best.time, run) <= policy.tolerance { expected.append("\(best.id) \(run.start)") }
         }
-        expected.sort {
-            ($0.skew, -$0.r, -backups[$0.m].time.timeIntervalSince1970) < (
-                $1.skew, -$1.r, -backups[$1.m].time.timeIntervalSince1970
-            )
-        }
-        var usedM: Set<Int> = []
-        var usedR: Set<Int> = []
-        var pairs: [String] = []
-        for c in expected where !usedM.contains(c.m) && !usedR.contains(c.r) {
-            usedM.insert(c.m)
-            usedR.insert(c.r)
-            pairs.append("\(backups[c.m].id) \(runs[c.r].start)")
-        }
-        #expect(result.pairs.map { "\($0.management.id) \($0.run.start)" }.sorted() == pairs.sorted())
-        #expect(!pairs.isEmpty)
+        #expect(result.pairs.map { "\($0.management.id) \($0.run.start)" }.sorted() == expected.sorted())
+        #expect(!expected.isEmpty)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Yams
 
 @testable import DRAuditCore
 
@@ -22,55 +23,117 @@ struct RestorePlanTests {
         #expect(throws: RestorePlan.PlanError.noPairs) { try RestorePlan.choose([], at: nil) }
     }
 
-    @Test func pgBackRestFormNamesTheReadyRecord() throws {
+    @Test func pgBackRestFormNamesTheReadyRecordAndAlwaysCarriesAPITRTarget() throws {
         let pair = try RestorePlan.choose(pairs(), at: nil)
         let records = [
             ClusterRecord(
                 kind: .managementBackup, name: "mgmt-record-abc", phase: "Ready", objectName: pair.management.id)
         ]
-        let cr = SubsystemCR(
+        var cr = SubsystemCR(
             kind: "PortalCluster", name: "portal1", role: .portal, originalUID: "u",
             backup: BackupSpec(protocol: "sftp"))
-        let text = RestorePlan.render(
-            pair: pair, portalCR: cr, managementCR: nil, managementRecords: records,
-            openFindings: [Finding("PORTAL_SITE_MISSING", .warn, "s", "a site is missing")])
+        cr.namespace = "apic"
+        let text = try RestorePlan.render(
+            .init(
+                pair: pair, portalCR: cr, managementRecords: records,
+                openFindings: [Finding("PORTAL_SITE_MISSING", .warn, "s", "a site is missing")]))
         #expect(
             text.contains(
-                "kind: ManagementRestore\nmetadata:\n  generateName: management-restore-\nspec:\n  backupName: \"mgmt-record-abc\"\n"
+                "kind: ManagementRestore\nmetadata:\n  generateName: \"management-restore-\"\nspec:\n  backupName: \"mgmt-record-abc\"\n  pitrTarget: \"2026-01-02 01:03:01+00\"\n"
             ))
+        #expect(text.contains("status.id==\"\(pair.management.id)\""))  // how to find the record on a new cluster
         #expect(
             text.contains(
                 "  type: system\n  portalCluster: \"portal1\"\n  systemName: \"_portal_system_backup-20260102.010000.tar.gz\"\n"
             ))
         #expect(text.components(separatedBy: "kind: PortalRestore").count == 4)  // system + 2 sites
         #expect(text.contains("siteName: \"\(siteA)-20260102.010010.tar.gz\""))
-        #expect(text.contains("#   warn PORTAL_SITE_MISSING: a site is missing"))
+        #expect(text.contains("#   warn PORTAL_SITE_MISSING: \"a site is missing\""))
+        #expect(text.contains("status.phase is Complete"))
+        #expect(text.contains("kubectl get portalbackups -n apic"))
+        #expect(text.contains("spec.originalUID \"u\""))
         // Without a record the name is a placeholder that cannot be applied by accident.
-        let unnamed = RestorePlan.render(
-            pair: pair, portalCR: cr, managementCR: nil, managementRecords: nil, openFindings: [])
+        let unnamed = try RestorePlan.render(.init(pair: pair, portalCR: cr))
         #expect(unnamed.contains("backupName: \"<ManagementBackup whose status.id is \(pair.management.id)>\""))
         #expect(unnamed.contains("# Checks still failing: none"))
+        #expect(try documents(text) == 4 && documents(unnamed) == 4)
     }
 
-    @Test func edbFormForBarmanBackups() {
+    @Test func apiConnectClusterSubsystemsAreNamedByTheirBackupCRsOrByConvention() throws {
+        let pair = try RestorePlan.choose(pairs(), at: nil)
+        let top = SubsystemCR(
+            kind: "APIConnectCluster", name: "prod", role: .portal, backup: BackupSpec(protocol: "sftp"))
+        var management = top
+        management.role = .management
+        let byConvention = try RestorePlan.render(.init(pair: pair, portalCR: top, managementCR: management))
+        #expect(byConvention.contains("portalCluster: \"prod-ptl\""))
+        #expect(byConvention.contains("generateName: \"prod-mgmt-restore-\""))
+        #expect(byConvention.contains("IBM's convention"))
+        var record = ClusterRecord(kind: .portalBackup, name: "r", phase: "Ready", objectName: "x")
+        record.cluster = "prod-portal"
+        let named = try RestorePlan.render(
+            .init(pair: pair, portalCR: top, managementCR: management, portalRecords: [record]))
+        #expect(named.contains("portalCluster: \"prod-portal\""))
+        #expect(named.contains("generateName: \"prod-portal-restore-system-\""))
+    }
+
+    @Test func edbFormForBarmanBackups() throws {
         let run = Pairing.runs(run("2023-09-18T10:10:00Z", sites: [siteA]))[0]
         let backup = ManagementBackup(
             id: "management-0e88-db/20230918T101612", format: .barman, type: "full",
             start: utc("2023-09-18T10:16:12Z"), stop: utc("2023-09-18T10:20:00Z"), prior: nil, status: .complete)
         let spec = BackupSpec(
-            protocol: "objstore", host: "s3.amazonaws.com/us-east-1", path: "bkt/mgmt", credentials: "mgmt-secret")
+            protocol: "objstore", host: "s3.example.com/us-east-1", path: "bkt/mgmt", credentials: "mgmt-secret",
+            uriStyle: "path", backupCerts: "s3-ca")
         let cr = SubsystemCR(kind: "ManagementCluster", name: "mgmt", role: .management, originalUID: "u", backup: spec)
-        let text = RestorePlan.render(
-            pair: Pair(management: backup, run: run, skew: 590), portalCR: nil, managementCR: cr,
-            managementRecords: nil, openFindings: [])
+        let pair = Pair(management: backup, point: backup.time, recovery: .backup, run: run, skew: 600)
+        #expect(pair.pitrTarget == nil)
+        let text = try RestorePlan.render(.init(pair: pair, managementCR: cr))
         #expect(text.contains("    apiconnect-operator/management-db: edb\n"))
         #expect(text.contains("  subsystemName: \"mgmt\"\n  backupId: \"20230918T101612\"\n"))
         #expect(text.contains("    path: \"bkt/mgmt/management-0e88-db\"\n"))
         #expect(text.contains("    credentials: \"mgmt-secret\"\n"))
+        #expect(text.contains("    backupCerts: \"s3-ca\"\n    backups3URIStyle: \"path\"\n"))
+        #expect(!text.contains("pitrTarget"))
     }
 
-    @Test func quotingKeepsYAMLSafe() {
-        #expect(RestorePlan.quote("a\"b\\c\nd") == "\"a\\\"b\\\\c\\nd\"")
+    /// Names from storage and CRs that YAML 1.1 parsers read as line breaks, or that a terminal obeys.
+    static let hostile = [
+        "z\u{2028}apiVersion: v1\u{2028}kind: ConfigMap\u{2028}metadata: {name: pwned}",
+        "a\u{85}---\u{85}kind: Secret", "esc\u{1B}[2Jcleared", "del\u{7F}c1\u{9B}31m", "new\nline: x",
+        "bidi\u{202E}gpj.exe", "iso\u{2066}late\u{2069}",
+    ]
+
+    @Test func noNameCanAddADocumentOrAControlCharacterToThePlan() throws {
+        for name in Self.hostile {
+            let site = "portal-web.think.org@e1@" + name
+            let files = [
+                portalFile(PortalFileName.format(kind: .system, site: nil, time: utc("2026-01-02T01:00:00Z"))),
+                PortalBackupFile(
+                    key: "x",
+                    fileName: PortalFileName.format(kind: .site, site: site, time: utc("2026-01-02T01:00:10Z")),
+                    kind: .site, site: site, time: utc("2026-01-02T01:00:10Z"), size: 10),
+            ]
+            let f = full("2026-01-02T01:03:00Z")
+            let pair = Pairing.pair(portalFiles: files, restorableManagement: [f], policy: PairingPolicy()).pairs[0]
+            var cr = SubsystemCR(
+                kind: "PortalCluster", name: "portal", role: .portal, originalUID: name,
+                backup: BackupSpec(protocol: "sftp"))
+            cr.endpoints = [name]
+            let text = try RestorePlan.render(
+                .init(pair: pair, portalCR: cr, openFindings: [Finding("X", .warn, name, "message \(name)")]))
+            #expect(try documents(text) == 3, "\(name.debugDescription)")
+            #expect(text.unicodeScalars.allSatisfy { $0 == "\n" || ($0.value >= 0x20 && $0.value < 0x7F) })
+            // The name comes back exactly from the document that carries it.
+            let parsed = try Yams.load_all(yaml: text).compactMap { $0 as? [String: Any] }
+            let siteNames = parsed.compactMap { ($0["spec"] as? [String: Any])?["siteName"] as? String }
+            #expect(siteNames == [PortalFileName.format(kind: .site, site: site, time: utc("2026-01-02T01:00:10Z"))])
+        }
+    }
+
+    /// The documents a YAML 1.1 parser (libyaml, as PyYAML and go-yaml) finds.
+    func documents(_ text: String) throws -> Int {
+        try Yams.load_all(yaml: text).reduce(0) { n, _ in n + 1 }
     }
 }
 

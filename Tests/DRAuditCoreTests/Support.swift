@@ -50,3 +50,35 @@ func label(_ d: Date) -> String {
 let siteA = "portal-web.think.org@e1@enterprise"
 let siteB = "portal-web.think.org@sales-org@main-catalog"
 let siteC = "developer.example.com@partners@b2b"
+
+// MARK: - A WAL archive for tests: one segment every `walEvery` seconds from `walBase`, timeline 1.
+
+let walArchive = "archive/apic/15-1"
+let walBase = utc("2026-01-01T00:00:00Z")
+let walEvery: TimeInterval = 300
+
+/// The segment being written at `time` (archived at the end of its stretch).
+func walSegment(at time: Date) -> WALSegment {
+    WALSegment(timeline: 1, number: UInt64((time.timeIntervalSince(walBase) / walEvery).rounded(.up)))
+}
+
+/// When a segment is archived.
+func walTime(_ segment: WALSegment) -> Date { walBase.addingTimeInterval(Double(segment.number) * walEvery) }
+
+/// The backup with the WAL range it would record: from the segment at its start to the one at its stop.
+func archived(_ backup: ManagementBackup) -> ManagementBackup {
+    var backup = backup
+    backup.wal = WALRange(archive: walArchive, start: walSegment(at: backup.start), stop: walSegment(at: backup.time))
+    return backup
+}
+
+/// Every segment archived from `from` through `to`, but those written at the times in `holes`.
+func walInventory(from: Date, to: Date, holes: [Date] = []) -> WALInventory {
+    let missing = Set(holes.map { walSegment(at: $0).number })
+    let segments = (walSegment(at: from).number...walSegment(at: to).number).filter { !missing.contains($0) }
+    return WALInventory(
+        segments.map { n in
+            let segment = WALSegment(timeline: 1, number: n)
+            return (walArchive, segment, walTime(segment))
+        })
+}

@@ -29,19 +29,29 @@ struct CLITests {
         #expect(doc["generatedAt"] as? String == testNowText)
         #expect(doc["toleranceSeconds"] as? Int == 1800)
         let list = try #require(doc["pairs"] as? [[String: Any]])
-        #expect(list.count == 19)  // 22 nights, less the interrupted, the late and the one missing a site
+        // 22 nights, less the one missing a site: the interrupted and the late backup's nights pair through the
+        // recovery window of the backup before them.
+        #expect(list.count == 21)
         let points = list.map { $0["restorePoint"] as! String }
         #expect(points == points.sorted(by: >))
         #expect(
             points.allSatisfy {
                 $0.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"#, options: .regularExpression) != nil
             })
+        // The run's middle (01:00:45) lies in the window of the night before's backup: nearer than tonight's
+        // backup point (01:04:50), so it is a point-in-time pair, 40 s from each end of the run.
         let newest = list[0]
-        #expect(newest["restorePoint"] as? String == "2026-03-15T01:04:50Z")
-        #expect(newest["skewSeconds"] as? Int == 205)
+        #expect(newest["restorePoint"] as? String == "2026-03-15T01:00:45Z")
+        #expect(newest["skewSeconds"] as? Int == 40)
         let management = try #require(newest["management"] as? [String: Any])
-        #expect(management["id"] as? String == "20260315-010000F")  // a Sunday: the weekly full
-        #expect(management["time"] as? String == "2026-03-15T01:04:50Z")
+        #expect(management["id"] as? String == "20260308-010000F_20260314-010000I")
+        #expect(management["time"] as? String == "2026-03-14T01:04:50Z")
+        #expect(management["recovery"] as? String == "pitr")
+        #expect(management["pitrTarget"] as? String == "2026-03-15T01:00:45Z")
+        let byBackup = try #require(
+            list.first { ($0["management"] as? [String: Any])?["recovery"] as? String == "backup" })
+        #expect(byBackup["restorePoint"] as? String == "2026-02-28T01:04:50Z")  // just after the WAL hole
+        #expect((byBackup["management"] as? [String: Any])?["pitrTarget"] as? String == "2026-02-28T01:04:51Z")
         let portal = try #require(newest["portal"] as? [String: Any])
         #expect(portal["system"] as? String == "_portal_system_backup-20260315.010005.tar.gz")
         #expect(portal["start"] as? String == "2026-03-15T01:00:05Z")
@@ -51,9 +61,15 @@ struct CLITests {
         #expect(incomplete.count == 1)
         #expect(incomplete[0]["start"] as? String == "2026-03-10T01:00:05Z")
         #expect(incomplete[0]["missingSites"] as? [String] == ["portal-web.think.org@sales-org@main-catalog"])
+        #expect(incomplete[0].keys.contains("system"))
+        #expect((doc["manualRuns"] as? [Any])?.isEmpty == true)
+        let windows = try #require(doc["recoveryWindows"] as? [[String: Any]])
+        #expect(windows.map { $0["to"] as? String } == ["2026-02-27T11:55:00Z", "2026-03-15T11:50:00Z"])
+        #expect(windows.allSatisfy { $0["timeline"] as? Int == 1 })
         let unpaired = try #require(doc["unpaired"] as? [String: [String]])
-        #expect(unpaired["management"]?.contains { $0.hasSuffix("20260303-043000I") } == true)
-        #expect(unpaired["portal"]?.contains("_portal_system_backup-20260303.010005.tar.gz") == true)
+        // The late backup (04:34:50) is the base of the next night's point-in-time pair; every run pairs.
+        #expect(unpaired["management"] == [])
+        #expect(unpaired["portal"] == [])
 
         let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
         #expect(audit.status == 1, "\(audit.stdout)\(audit.stderr)")
@@ -62,7 +78,10 @@ struct CLITests {
         let findings = try #require(report["findings"] as? [[String: String]])
         #expect(findings.allSatisfy { Set($0.keys) == ["code", "severity", "subject", "message"] })
         let codes = Set(findings.filter { $0["severity"] != "info" }.map { $0["code"]! })
-        #expect(codes == ["BACKUP_FAILED", "MGMT_BACKUP_INCOMPLETE", "PORTAL_SITE_MISSING", "UNRECOGNIZED_OBJECT"])
+        #expect(
+            codes == [
+                "BACKUP_FAILED", "MGMT_BACKUP_INCOMPLETE", "MGMT_WAL_GAP", "PORTAL_SITE_MISSING", "UNRECOGNIZED_OBJECT",
+            ])
 
         let table = try cli(["audit", "--config", config, "--now", testNowText])
         #expect(table.status == 1)
@@ -80,11 +99,12 @@ struct CLITests {
         #expect(late.stdout.contains("RPO_EXCEEDED"))
 
         let strict = try cli([
-            "pairs", "--config", config, "--now", testNowText, "--tolerance", "1m", "--format", "json",
+            "pairs", "--config", config, "--now", testNowText, "--tolerance", "30s", "--format", "json",
         ])
+        // Every run spans 80 s: no point lies within 30 s of both its ends.
         #expect(strict.status == 0)
         #expect((try json(strict.stdout)["pairs"] as? [Any])?.isEmpty == true)
-        #expect(try json(strict.stdout)["toleranceSeconds"] as? Int == 60)
+        #expect(try json(strict.stdout)["toleranceSeconds"] as? Int == 30)
     }
 
     @Test func aHealthyEnvironmentIsOK() throws {
@@ -93,6 +113,7 @@ struct CLITests {
         options.failedManagementDaysAgo = []
         options.misalignedDaysAgo = []
         options.unrecognizedFiles = []
+        options.walHoleDaysAgo = []
         let (dir, config) = try environment(options)
         defer { withExtendedLifetime(dir) {} }
         let scan = try cli(["scan", "--config", config])
@@ -222,7 +243,12 @@ struct CLITests {
         ])
         #expect(metrics.status == 0, "\(metrics.stderr)")
         let prom = try String(contentsOfFile: dir.path("dr-audit.prom"), encoding: .utf8)
-        #expect(prom.contains("dr_audit_restorable_pairs 19\n"))
+        #expect(prom.contains("dr_audit_restorable_pairs 21\n"))
+        #expect(
+            prom.contains(
+                "dr_audit_recovery_window_end_timestamp_seconds \(Int(UTC.parseRFC3339("2026-03-15T11:50:00Z")!.timeIntervalSince1970))\n"
+            ))
+        #expect(prom.contains("dr_audit_wal_newest_segment_age_seconds 600\n"))
         #expect(prom.contains("dr_audit_audit_status 1\n"))
         #expect(prom.contains("dr_audit_objects{source=\"portal\"} 88\n"))
         #expect(
@@ -233,13 +259,14 @@ struct CLITests {
 
         let plan = try cli(["restore-plan", "--config", config, "--now", testNowText])
         #expect(plan.status == 0, "\(plan.stderr)")
-        #expect(plan.stdout.contains("restoring to 2026-03-15T01:04:50Z"))
-        #expect(plan.stdout.contains("backupName: \"mgmt-record-20260315-010000f\""))
+        #expect(plan.stdout.contains("restoring to 2026-03-15T01:00:45Z"))
+        #expect(plan.stdout.contains("backupName: \"mgmt-record-20260308-010000f-20260314-010000i\""))
+        #expect(plan.stdout.contains("pitrTarget: \"2026-03-15 01:00:45+00\""))
         #expect(plan.stdout.contains("systemName: \"_portal_system_backup-20260315.010005.tar.gz\""))
         let earlier = try cli([
             "restore-plan", "--config", config, "--now", testNowText, "--at", "2026-03-10T12:00:00Z",
         ])
-        #expect(earlier.stdout.contains("restoring to 2026-03-09T01:04:50Z"))  // the 10th misses a site
+        #expect(earlier.stdout.contains("restoring to 2026-03-09T01:00:45Z"))  // the 10th misses a site
         let none = try cli(["restore-plan", "--config", config, "--at", "2020-01-01T00:00:00Z"])
         #expect(none.status == 3)
         #expect(none.stderr.contains("no restorable pair has a restore point at or before 2020-01-01T00:00:00Z"))
@@ -328,7 +355,7 @@ struct CLITests {
         }
         let pairs = try asNobody(["pairs", "--config", config, "--now", testNowText, "--format", "json"])
         #expect(pairs.status == 0, "\(pairs.stderr)")
-        #expect((try json(pairs.stdout)["pairs"] as? [Any])?.count == 19)
+        #expect((try json(pairs.stdout)["pairs"] as? [Any])?.count == 21)
         for command in ["audit", "scan"] {
             let r = try asNobody([command, "--config", config])
             #expect(r.status == 3)

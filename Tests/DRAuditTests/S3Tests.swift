@@ -187,7 +187,7 @@ struct S3Tests {
         let server = try S3Server.running()
         let bucket = try server.bucket()
         let dir = try TempDir()
-        let config = try SampleEnvironment.write(to: dir.url, options: sampleOptions())
+        let config = try SampleEnvironment.write(to: dir.url, options: remoteSampleOptions())
         // Upload the sample's management repository under <bucket>/management, as APIC's path: bucket/folder.
         let repo = dir.url.appendingPathComponent("storage/management")
         var uploads: [(key: String, body: Data)] = []
@@ -215,7 +215,12 @@ struct S3Tests {
         #expect(scan.status == 0, "\(scan.stderr)")
         #expect(scan.stdout.contains("management: s3://\(bucket)/management/ at \(server.endpoint)"))
         let pairs = try cli(["pairs", "--config", config.path, "--now", testNowText, "--format", "json"])
-        #expect((try json(pairs.stdout)["pairs"] as? [Any])?.count == 19)
+        #expect((try json(pairs.stdout)["pairs"] as? [Any])?.count == 21)
+        // Archive times are the upload's LastModified (today), so every window runs to today and they merge; the
+        // hole is still found.
+        let audit = try cli(["audit", "--config", config.path, "--now", testNowText, "--format", "json"])
+        #expect(audit.stdout.contains("MGMT_WAL_GAP"))
+        #expect((try json(pairs.stdout)["recoveryWindows"] as? [Any])?.count == 1)
         let everything = scan.stdout + scan.stderr + pairs.stdout + pairs.stderr
         #expect(!everything.contains(server.secretKey) && !everything.contains(server.accessKey))
         let index = try Data(contentsOf: dir.url.appendingPathComponent("dr-audit.sqlite"))

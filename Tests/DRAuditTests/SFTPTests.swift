@@ -159,10 +159,12 @@ struct SFTPTests {
         let server = try SSHServer.running()
         let tree = try server.tree()
         let dir = try TempDir()
-        let config = try SampleEnvironment.write(to: dir.url, options: sampleOptions())
+        let config = try SampleEnvironment.write(to: dir.url, options: remoteSampleOptions())
         // Serve the sample's storage over SFTP, and point the config at it.
         try FileManager.default.removeItem(at: tree.url)
-        try FileManager.default.copyItem(at: dir.url.appendingPathComponent("storage"), to: tree.url)
+        // cp -a keeps the mtimes, which are the WAL segments' archive times.
+        let copy = try cli(["-a", dir.url.appendingPathComponent("storage").path, tree.path], executable: "/bin/cp")
+        #expect(copy.status == 0, "\(copy.stderr)")
         try sftpSecret(server).write(toFile: dir.path("portal-backup-secret.yaml"), atomically: true, encoding: .utf8)
         try sftpSecret(server, name: "mgmt-backup-secret").write(
             toFile: dir.path("mgmt-backup-secret.yaml"), atomically: true, encoding: .utf8)
@@ -188,7 +190,14 @@ struct SFTPTests {
         #expect(scan.status == 0, "\(scan.stderr)")
         #expect(scan.stdout.contains("portal: sftp://127.0.0.1:\(server.port)\(tree.path)/portal"))
         let pairs = try cli(["pairs", "--config", config.path, "--now", testNowText, "--format", "json"])
-        #expect((try json(pairs.stdout)["pairs"] as? [Any])?.count == 19)
+        let doc = try json(pairs.stdout)
+        #expect((doc["pairs"] as? [Any])?.count == 21)
+        // The segments' archive times are the files' mtimes, read from the READDIR answers: the hole at noon on
+        // day -16 ends the first window at 11:00 that day.
+        let windows = try #require(doc["recoveryWindows"] as? [[String: Any]])
+        #expect(windows.map { $0["to"] as? String } == ["2026-02-27T11:00:00Z", "2026-03-15T11:00:00Z"])
+        let audit = try cli(["audit", "--config", config.path, "--now", testNowText, "--format", "json"])
+        #expect(audit.stdout.contains("MGMT_WAL_GAP"))
         #expect(!(scan.stdout + scan.stderr + pairs.stdout).contains(server.password))
     }
 

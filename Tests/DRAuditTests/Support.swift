@@ -22,6 +22,13 @@ let testNowText = "2026-03-15T12:00:00Z"
 
 func sampleOptions() -> SampleEnvironment.Options { SampleEnvironment.Options(now: testNow) }
 
+/// The sample for a remote target, with a WAL segment an hour rather than every 5 minutes: fewer objects to copy.
+func remoteSampleOptions() -> SampleEnvironment.Options {
+    var options = sampleOptions()
+    options.walEvery = 3600
+    return options
+}
+
 /// The built `dr-audit` binary, next to the test bundle.
 func binaryURL() -> URL {
     var dir = Bundle.main.bundleURL

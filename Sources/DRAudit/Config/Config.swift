@@ -24,6 +24,8 @@ public struct Config: Sendable {
         public var caBundle: URL?
         /// The CR as saved when the backups were taken, to detect changed names, UIDs, endpoints and targets.
         public var baseline: URL?
+        /// Portal: sites deleted on purpose, never expected in a run again.
+        public var retiredSites: [String] = []
     }
 
     public struct Cluster: Sendable {
@@ -126,11 +128,11 @@ public struct Config: Sendable {
             guard
                 let entries = try map(
                     top[key], key,
-                    allowed: [
+                    allowed: Set([
                         "cr", "crName", "secret", "encryptionSecret", "target",
                         "knownHosts", "hostKeyFingerprint", "timeout",
                         "endpoint", "caBundle", "baseline",
-                    ])
+                    ]).union(key == "portal" ? ["retiredSites"] : []))
             else { return nil }
             let cr = try path(entries["cr"], "\(key).cr")
             if cr == nil && cluster?.isLive != true {
@@ -154,7 +156,14 @@ public struct Config: Sendable {
                 throw fail(
                     "\(key).hostKeyFingerprint", "must be a SHA256 fingerprint as ssh-keygen -lf prints it (SHA256:…)")
             }
-            return Subsystem(
+            var retired: [String] = []
+            if let node = entries["retiredSites"] {
+                guard let items = node.items ?? (node == .null ? [] : nil) else {
+                    throw fail("\(key).retiredSites", "must be a list of site ids (host@porg@catalog)")
+                }
+                retired = try items.enumerated().map { try text($1, "\(key).retiredSites[\($0)]")! }
+            }
+            var subsystem = Subsystem(
                 cr: cr, crName: try text(entries["crName"], "\(key).crName"),
                 secret: try path(entries["secret"], "\(key).secret"),
                 encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
@@ -163,11 +172,19 @@ public struct Config: Sendable {
                 endpoint: try text(entries["endpoint"], "\(key).endpoint"),
                 caBundle: try path(entries["caBundle"], "\(key).caBundle"),
                 baseline: try path(entries["baseline"], "\(key).baseline"))
+            subsystem.retiredSites = retired
+            return subsystem
         }
-        let pairing = try map(top["pairing"], "pairing", allowed: ["tolerance", "rpo"]) ?? [:]
-        let policy = PairingPolicy(
+        let pairing = try map(top["pairing"], "pairing", allowed: ["tolerance", "rpo", "runGap", "pitr"]) ?? [:]
+        var policy = PairingPolicy(
             tolerance: try duration(pairing["tolerance"], "pairing.tolerance", default: 30 * 60),
             rpo: try duration(pairing["rpo"], "pairing.rpo", default: 26 * 3600))
+        policy.runGap = try duration(pairing["runGap"], "pairing.runGap", default: 30 * 60)
+        switch try text(pairing["pitr"], "pairing.pitr") ?? "auto" {
+        case "auto": policy.pitr = true
+        case "off": policy.pitr = false
+        case let other: throw fail("pairing.pitr", "'\(other)' is neither auto nor off")
+        }
         guard let database = try path(top["database"], "database") else { throw fail("database", "is required") }
         let config = Config(
             file: file, database: database, portal: try subsystem("portal"),

@@ -30,21 +30,7 @@ public enum Artifacts {
     static func load(_ role: Role, config: Config.Subsystem, kube: () throws -> KubeClient?) throws
         -> SubsystemArtifacts
     {
-        let document: DocumentNode
-        let crSource: String
-        if let file = config.cr {
-            document = try Documents.load(file, what: "\(role.rawValue) CR")
-            crSource = file.path
-        } else if let client = try kube() {
-            document = try client.subsystemCR(role, name: config.crName)
-            crSource = "\(client.location) (\(document["metadata", "name"]?.string ?? "?"))"
-        } else {
-            throw DRAuditError("\(role.rawValue).cr is not configured")
-        }
-        let cr: SubsystemCR
-        do { cr = try SubsystemCR.parse(document, role: role) } catch {
-            throw DRAuditError("\(role.rawValue) CR \(crSource): \(DRAuditError.oneLine(error))")
-        }
+        let cr = try loadCR(role, config: config, kube: kube)
         var baseline: SubsystemCR?
         if let url = config.baseline {
             do {
@@ -102,6 +88,24 @@ public enum Artifacts {
         return SubsystemArtifacts(
             role: role, config: config, cr: cr, baseline: baseline, target: target, secret: secretState,
             credentials: credentials)
+    }
+
+    /// The subsystem CR alone: the saved file, or the live object.
+    static func loadCR(_ role: Role, config: Config.Subsystem, kube: () throws -> KubeClient?) throws -> SubsystemCR {
+        let document: DocumentNode
+        let crSource: String
+        if let file = config.cr {
+            document = try Documents.load(file, what: "\(role.rawValue) CR")
+            crSource = file.path
+        } else if let client = try kube() {
+            document = try client.subsystemCR(role, name: config.crName)
+            crSource = "\(client.location) (\(document["metadata", "name"]?.string ?? "?"))"
+        } else {
+            throw DRAuditError("\(role.rawValue).cr is not configured")
+        }
+        do { return try SubsystemCR.parse(document, role: role) } catch {
+            throw DRAuditError("\(role.rawValue) CR \(crSource): \(DRAuditError.oneLine(error))")
+        }
     }
 
     static func encryptionSecret(_ url: URL?, name: String?, kube: () throws -> KubeClient?)

@@ -20,6 +20,12 @@ public struct SampleEnvironment {
         public var misalignedDaysAgo: [Int] = [12]
         /// Days ago with no portal run at all.
         public var skippedPortalDaysAgo: [Int] = []
+        /// The WAL archive: one segment every so many seconds, continuously.
+        public var walEvery: TimeInterval = 300
+        /// Days ago whose WAL archive lost two segments at noon (a hole that ends recovery windows).
+        public var walHoleDaysAgo: [Int] = [16]
+        /// Whether the management repository has a WAL archive at all.
+        public var walArchive = true
         public var unrecognizedFiles = ["upload-check.txt"]
         public var clusterExports = true
         public var saveEncryptionSecret = true
@@ -59,6 +65,11 @@ public struct SampleEnvironment {
         var lastGood: String?
         var fullLabel: String?
         var recordNumber = 0
+        // WAL: segment n is written until walBase + n × walEvery and archived then.
+        let walBase = day0.addingTimeInterval(Double(-options.days) * 86400)
+        func segment(at time: Date) -> WALSegment {
+            WALSegment(timeline: 1, number: UInt64((time.timeIntervalSince(walBase) / options.walEvery).rounded(.up)))
+        }
 
         for daysAgo in stride(from: options.days, through: 0, by: -1) {
             let runDay = day0.addingTimeInterval(Double(-daysAgo) * 86400)
@@ -101,7 +112,9 @@ public struct SampleEnvironment {
             try file(labelDir.appendingPathComponent("backup.manifest.copy"), manifest)
             infoLines.append(
                 "\(id)="
-                    + infoJSON(type: isFull ? "full" : "incr", prior: isFull ? nil : lastGood, start: start, stop: stop)
+                    + infoJSON(
+                        type: isFull ? "full" : "incr", prior: isFull ? nil : lastGood, start: start, stop: stop,
+                        wal: (segment(at: start), segment(at: stop)))
             )
             managementRecords.append(
                 managementRecord(id: id, type: isFull ? "full" : "incremental", phase: "Ready", stop: stop))
@@ -123,13 +136,19 @@ public struct SampleEnvironment {
             db-system-id=6950431063426373660
             db-version="12"
 
+            [db:history]
+            1={"db-catalog-version":201909212,"db-control-version":1201,"db-system-id":6950431063426373660,"db-version":"12"}
+
             """
         try file(repo.appendingPathComponent("backup/apic/backup.info"), info)
         try file(repo.appendingPathComponent("backup/apic/backup.info.copy"), info)
         try file(repo.appendingPathComponent("archive/apic/archive.info"), "[db]\ndb-id=1\ndb-version=\"12\"\n")
-        try file(
-            repo.appendingPathComponent("archive/apic/12-1/000000010000000000000002-9c1e7b1f.gz"),
-            String(repeating: "wal", count: 100))
+        if options.walArchive {
+            try writeWAL(
+                to: repo.appendingPathComponent("archive/apic/12-1"), base: walBase, every: options.walEvery,
+                until: options.now.addingTimeInterval(-600),
+                holes: options.walHoleDaysAgo.map { day0.addingTimeInterval(Double(-$0) * 86400 + 12 * 3600) })
+        }
         for name in options.unrecognizedFiles {
             try file(portalDir.appendingPathComponent(name), "written by a storage health check\n")
         }
@@ -254,16 +273,54 @@ public struct SampleEnvironment {
         return config
     }
 
+    /// A pgBackRest archive: `<first 16>/<segment>-<sha1>.gz`, each file's mtime its archive time; the two segments
+    /// archived from each hole's time on are left out.
+    static func writeWAL(to folder: URL, base: Date, every: TimeInterval, until end: Date, holes: [Date]) throws {
+        let fm = FileManager.default
+        let missing = Set(
+            holes.flatMap { hole -> [UInt64] in
+                let n = UInt64((hole.timeIntervalSince(base) / every).rounded(.up))
+                return [n, n + 1]
+            })
+        var number: UInt64 = 1
+        var madeFolder: String?
+        while base.addingTimeInterval(Double(number) * every) <= end {
+            defer { number += 1 }
+            guard !missing.contains(number) else { continue }
+            let name = WALSegment(timeline: 1, number: number).name
+            let folderName = String(name.prefix(16))
+            if madeFolder != folderName {
+                try fm.createDirectory(at: folder.appendingPathComponent(folderName), withIntermediateDirectories: true)
+                madeFolder = folderName
+            }
+            let hex = String(number, radix: 16)
+            let checksum = String(repeating: "0", count: 40 - hex.count) + hex
+            let path = folder.appendingPathComponent("\(folderName)/\(name)-\(checksum).gz").path
+            // POSIX calls: Foundation's createFile and setAttributes take milliseconds a file, and these are thousands.
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            let text = "wal \(name)\n"
+            guard fd >= 0, Glibc.write(fd, text, text.utf8.count) == text.utf8.count else {
+                if fd >= 0 { close(fd) }
+                throw DRAuditError("demo: cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            let archived = Int(base.addingTimeInterval(Double(number) * every).timeIntervalSince1970)
+            var times = [timespec(tv_sec: archived, tv_nsec: 0), timespec(tv_sec: archived, tv_nsec: 0)]
+            futimens(fd, &times)
+            close(fd)
+        }
+    }
+
     static func label(_ date: Date) -> String {
         let c = UTC.parts(date)
         return String(format: "%04d%02d%02d-%02d%02d%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
     }
 
-    static func infoJSON(type: String, prior: String?, start: Date, stop: Date) -> String {
+    static func infoJSON(type: String, prior: String?, start: Date, stop: Date, wal: (WALSegment, WALSegment)) -> String
+    {
         let priorText = prior.map { "\"\($0)\"" } ?? "null"
         return """
-            {"backrest-format":5,"backrest-version":"2.33","backup-archive-start":"000000010000000000000002",\
-            "backup-archive-stop":"000000010000000000000002","backup-error":false,"backup-info-repo-size":2369186,\
+            {"backrest-format":5,"backrest-version":"2.33","backup-archive-start":"\(wal.0.name)",\
+            "backup-archive-stop":"\(wal.1.name)","backup-error":false,"backup-info-repo-size":2369186,\
             "backup-info-repo-size-delta":2369186,"backup-info-size":20162900,"backup-info-size-delta":20162900,\
             "backup-prior":\(priorText),"backup-timestamp-start":\(Int(start.timeIntervalSince1970)),\
             "backup-timestamp-stop":\(Int(stop.timeIntervalSince1970)),"backup-type":"\(type)","db-id":1,\

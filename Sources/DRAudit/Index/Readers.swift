@@ -98,6 +98,44 @@ extension Index {
         }
     }
 
+    /// The WAL segments present on a management target, as runs of consecutive segments: each archive's rows are
+    /// stepped in the table's own order (archive, timeline, position), and no row becomes more than a comparison.
+    public func presentWALInventory(source: String) throws -> WALInventory {
+        try guarded {
+            try queue.read { db in
+                try db.execute(sql: "PRAGMA cache_size = -1000")
+                defer { try? db.execute(sql: "PRAGMA cache_size = \(Self.cachePages)") }
+                var inventory = WALInventory()
+                let archives = try GRDB.Row.fetchAll(
+                    db, sql: "SELECT id, name FROM wal_archives WHERE source = ? ORDER BY id", arguments: [source])
+                let statement = try db.makeStatement(
+                    sql:
+                        "SELECT timeline, segment, time FROM wal_segments WHERE archive_id = ? ORDER BY timeline, segment"
+                )
+                let s = statement.sqliteStatement
+                for archive in archives {
+                    let name: String = archive[1]
+                    try statement.setArguments([archive[0] as Int64])
+                    while true {
+                        let code = sqlite3_step(s)
+                        if code == SQLITE_DONE { break }
+                        guard code == SQLITE_ROW else {
+                            throw DatabaseError(
+                                resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql
+                            )
+                        }
+                        inventory.add(
+                            archive: name, timeline: UInt32(truncatingIfNeeded: sqlite3_column_int64(s, 0)),
+                            number: UInt64(bitPattern: sqlite3_column_int64(s, 1)), time: sqlite3_column_int64(s, 2))
+                    }
+                    sqlite3_reset(s)
+                }
+                inventory.finish()
+                return inventory
+            }
+        }
+    }
+
     /// How many objects (or, for `cluster`, backup CRs) are present for a source.
     public func presentCount(source: String) throws -> Int {
         try guarded {

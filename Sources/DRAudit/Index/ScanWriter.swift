@@ -35,13 +35,14 @@ extension Index {
         /// Portal backup files: the time and site in the name.
         public var time: Double?
         public var site: String?
+        /// WAL segments: the archive (the start of the key) and the segment.
+        public var wal: (archive: Substring, segment: WALSegment)?
         public init(_ object: StorageObject, _ kind: ObjectKind, time: Double? = nil, site: String? = nil) {
             self.object = object
             self.kind = kind
             self.time = time
             self.site = site
         }
-
     }
 
     /// Starts a storage scan: listed objects are staged in TEMP tables (no lock on the index, memory bounded
@@ -56,6 +57,8 @@ extension Index {
         let location: String
         let started: Date
         private var open = true
+        /// WAL archives staged so far, numbered in `staged_archives`.
+        private var archiveNumbers: [Substring: Int] = [:]
 
         fileprivate init(index: Index, source: String, location: String, started: Date) throws {
             self.index = index
@@ -68,8 +71,11 @@ extension Index {
                         sql: """
                             DROP TABLE IF EXISTS temp.staged_objects;
                             DROP TABLE IF EXISTS temp.staged_backups;
+                            DROP TABLE IF EXISTS temp.staged_archives;
                             CREATE TEMP TABLE staged_objects (key TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL, kind TEXT NOT NULL,
-                                                              time REAL, site TEXT);
+                                                              time REAL, site TEXT, archive INTEGER, timeline INTEGER,
+                                                              segment INTEGER);
+                            CREATE TEMP TABLE staged_archives (number INTEGER PRIMARY KEY, name TEXT NOT NULL);
                             CREATE TEMP TABLE staged_backups (backup_id TEXT PRIMARY KEY, kind TEXT NOT NULL, time REAL NOT NULL,
                                                               payload TEXT NOT NULL);
                             """)
@@ -87,12 +93,25 @@ extension Index {
                     try db.inTransaction(.deferred) {
                         let object = try db.cachedStatement(
                             sql: """
-                                INSERT INTO temp.staged_objects (key, size, mtime, kind, time, site) VALUES (?, ?, ?, ?, ?, ?)
+                                INSERT INTO temp.staged_objects (key, size, mtime, kind, time, site, archive, timeline, segment)
+                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                                 """)
+                        let archive = try db.cachedStatement(
+                            sql: "INSERT INTO temp.staged_archives (number, name) VALUES (?, ?)")
                         for o in objects {
                             let mtime = o.object.mtime.map { ($0.timeIntervalSince1970 * 1000).rounded() / 1000 }
+                            var number: Int?
+                            if let wal = o.wal {
+                                number = archiveNumbers[wal.archive]
+                                if number == nil {
+                                    number = archiveNumbers.count
+                                    archiveNumbers[wal.archive] = number
+                                    try archive.execute(arguments: [number, String(wal.archive)])
+                                }
+                            }
                             try object.execute(arguments: [
-                                o.object.key, o.object.size, mtime, o.kind.rawValue, o.time, o.site,
+                                o.object.key, o.object.size, mtime, o.kind.rawValue, o.time, o.site, number,
+                                o.wal.map { Int64($0.segment.timeline) }, o.wal.map { Int64($0.segment.number) },
                             ])
                         }
                         let backup = try db.cachedStatement(
@@ -124,7 +143,11 @@ extension Index {
                     // inserts below follow it, so the objects index is written in key order too. It carries size and
                     // mtime so that the gone check below never reads the staged rows themselves (in listing order,
                     // that was a random read per present object: 2.4 s of a 1M rescan); all columns made its sort spill.
-                    try db.execute(sql: "CREATE INDEX temp.staged_objects_key ON staged_objects (key, size, mtime)")
+                    // WAL segments' archive and position ride along, so the WAL sync reads them from the index too.
+                    try db.execute(
+                        sql: """
+                            CREATE INDEX temp.staged_objects_key ON staged_objects (key, size, mtime, archive, timeline, segment)
+                            """)
                     let seen = try Int.fetchOne(db, sql: "SELECT count(DISTINCT key) FROM temp.staged_objects") ?? 0
                     // Gone first: a changed object's old version goes, then the new version is inserted with the new ones.
                     try db.execute(
@@ -160,7 +183,14 @@ extension Index {
                                 """, arguments: present == 0 ? [source, scan] : [source, scan, source])  // a key listed twice is one object
                         added = db.changesCount
                     }
-                    if gone > 0 || added > 0 { try syncPortalFiles(db, scan: scan, addedAfter: lastID) }
+                    if present > 0, try !classifierIsCurrent(db) {
+                        // Written by an older classifier: re-judge what is present and rebuild the compact tables.
+                        try reclassify(db)
+                    } else if gone > 0 || added > 0 {
+                        try syncPortalFiles(db, scan: scan, addedAfter: lastID)
+                        try syncWALSegments(db, scan: scan, addedAfter: lastID)
+                    }
+                    try markClassifierCurrent(db)
                     try db.execute(
                         sql: """
                             UPDATE backups SET gone_scan = ?
@@ -183,46 +213,16 @@ extension Index {
             }
         }
 
-        /// Keeps `portal_files` in step with the objects this scan marked gone and the ones it added.
-        private func syncPortalFiles(_ db: Database, scan: Int64, addedAfter lastID: Int64) throws {
-            let portal = "kind IN ('portal-system', 'portal-site')"
-            // The key's folder with its trailing slash; rtrim is slow (a pass per byte), so keys without one skip it.
-            func folder(_ key: String) -> String {
-                "CASE WHEN instr(\(key), '/') = 0 THEN '' ELSE rtrim(\(key), replace(\(key), '/', '')) END"
-            }
-            // By primary key, from the objects_gone index: neither table is walked.
-            try db.execute(
-                sql: """
-                    DELETE FROM portal_files WHERE (source, time, object_id) IN (
-                        SELECT source, CAST(time AS INTEGER), id FROM objects WHERE source = ? AND gone_scan = ? AND \(portal))
-                    """, arguments: [source, scan])
-            // This scan's new rows, by their id range (+kind: not by the kind index, which would visit every present row).
-            let added = "id > ? AND source = ? AND first_seen_scan = ? AND +\(portal)"
-            try db.execute(
-                sql: """
-                    INSERT OR IGNORE INTO portal_names (text)
-                        SELECT site FROM objects WHERE \(added) AND site IS NOT NULL
-                        UNION
-                        SELECT \(folder("key")) FROM objects WHERE \(added)
-                    """, arguments: [lastID, source, scan, lastID, source, scan])
-            try db.execute(
-                sql: """
-                    INSERT INTO portal_files (source, object_id, time, site_id, folder_id, size)
-                        SELECT o.source, o.id, CAST(o.time AS INTEGER), s.id, f.id, o.size FROM objects o
-                        LEFT JOIN portal_names s ON s.text = o.site
-                        JOIN portal_names f ON f.text = \(folder("o.key"))
-                        WHERE o.\(added)
-                        ORDER BY 3, 2
-                    """, arguments: [lastID, source, scan])  // in the table's own order: appends, not a million random inserts
-        }
-
         /// Drops what was staged; the index is untouched.
         public func discard() {
             guard open else { return }
             open = false
             try? index.queue.inDatabase { db in
                 try db.execute(
-                    sql: "DROP TABLE IF EXISTS temp.staged_objects; DROP TABLE IF EXISTS temp.staged_backups")
+                    sql: """
+                        DROP TABLE IF EXISTS temp.staged_objects; DROP TABLE IF EXISTS temp.staged_backups;
+                        DROP TABLE IF EXISTS temp.staged_archives
+                        """)
             }
         }
     }

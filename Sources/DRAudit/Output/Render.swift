@@ -4,12 +4,23 @@ import Foundation
 /// The JSON and table forms of `pairs` and `audit`. The JSON shapes are a contract; see the README.
 public enum Render {
     /// The parts of the pairs document, which `pairsJSON` writes piecewise under its top-level keys
-    /// `generatedAt`, `incompleteRuns`, `pairs`, `toleranceSeconds` and `unpaired`.
+    /// `generatedAt`, `incompleteRuns`, `manualRuns`, `pairs`, `recoveryWindows`, `toleranceSeconds` and `unpaired`.
     enum PairsDocument {
         struct Management: Encodable {
             var id: String
             var time: String
             var type: String
+            var recovery: String
+            var pitrTarget: String?
+            enum CodingKeys: String, CodingKey { case id, time, type, recovery, pitrTarget }
+            func encode(to encoder: Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(id, forKey: .id)
+                try c.encode(time, forKey: .time)
+                try c.encode(type, forKey: .type)
+                try c.encode(recovery, forKey: .recovery)
+                try c.encode(pitrTarget, forKey: .pitrTarget)  // null, not left out, on a form without targets
+            }
         }
         struct Portal: Encodable {
             var start: String
@@ -23,10 +34,29 @@ public enum Render {
             var management: Management
             var portal: Portal
         }
-        struct Incomplete: Encodable {
+        /// An incomplete scheduled run, or (with `end` and `sites`) a manual run. `system` is null without one.
+        struct Run: Encodable {
             var start: String
             var system: String?
             var missingSites: [String]
+            var end: String?
+            var sites: [String]?
+            enum CodingKeys: String, CodingKey { case start, system, missingSites, end, sites }
+            func encode(to encoder: Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(start, forKey: .start)
+                try c.encode(system, forKey: .system)
+                try c.encode(missingSites, forKey: .missingSites)
+                try c.encodeIfPresent(end, forKey: .end)
+                try c.encodeIfPresent(sites, forKey: .sites)
+            }
+        }
+        struct Window: Encodable {
+            var archive: String
+            var timeline: Int
+            var from: String
+            var to: String
+            var backups: [String]
         }
         struct Unpaired: Encodable {
             var management: [String]
@@ -53,33 +83,58 @@ public enum Render {
         }
         write("{\n  \"generatedAt\" : \(encode(UTC.rfc3339(now))),\n")
         array("incompleteRuns", result.incompleteRuns) {
-            PairsDocument.Incomplete(
-                start: UTC.rfc3339($0.start), system: $0.system?.fileName, missingSites: $0.missingSites)
+            PairsDocument.Run(start: UTC.rfc3339($0.start), system: $0.system?.fileName, missingSites: $0.missingSites)
+        }
+        array("manualRuns", result.manualRuns) {
+            PairsDocument.Run(
+                start: UTC.rfc3339($0.start), system: $0.system?.fileName, missingSites: $0.missingSites,
+                end: UTC.rfc3339($0.end), sites: $0.siteFileNames)
         }
         array("pairs", result.pairs) { p in
             PairsDocument.PairDoc(
                 restorePoint: UTC.rfc3339(p.restorePoint), skewSeconds: Int(p.skew.rounded()),
-                management: .init(id: p.management.id, time: UTC.rfc3339(p.management.time), type: p.management.type),
+                management: .init(
+                    id: p.management.id, time: UTC.rfc3339(p.management.time), type: p.management.type,
+                    recovery: p.recovery.rawValue, pitrTarget: p.pitrTarget.map(UTC.rfc3339)),
                 portal: .init(
                     start: UTC.rfc3339(p.run.start), end: UTC.rfc3339(p.run.end), system: p.run.system?.fileName ?? "",
                     sites: p.run.siteFileNames))
         }
+        array("recoveryWindows", result.recoveryWindows) {
+            PairsDocument.Window(
+                archive: $0.archive, timeline: Int($0.timeline), from: UTC.rfc3339($0.from), to: UTC.rfc3339($0.to),
+                backups: $0.backups)
+        }
         write("  \"toleranceSeconds\" : \(Int(tolerance)),\n")
-        write(
-            "  \"unpaired\" : \(encode(PairsDocument.Unpaired(management: result.unpairedManagement.map(\.id), portal: result.unpairedRuns.compactMap { $0.system?.fileName })))\n}\n"
-        )
+        let unpaired = PairsDocument.Unpaired(
+            management: result.unpairedManagement.map(\.id),
+            portal: result.unpairedRuns.compactMap { $0.system?.fileName })
+        write("  \"unpaired\" : \(encode(unpaired))\n}\n")
     }
 
     public static func pairsTable(_ result: PairingResult, tolerance: TimeInterval) -> String {
         var out = "Restorable pairs (tolerance \(DurationText.format(tolerance))): \(result.pairs.count)\n"
         if !result.pairs.isEmpty {
             out += table(
-                [["RESTORE POINT", "SKEW", "MANAGEMENT", "TYPE", "PORTAL RUN", "SITES"]]
+                [["RESTORE POINT", "SKEW", "RECOVERY", "MANAGEMENT", "TYPE", "PORTAL RUN", "SITES"]]
                     + result.pairs.map { p in
                         [
-                            UTC.rfc3339(p.restorePoint), DurationText.format(p.skew), p.management.id,
-                            p.management.type,
-                            "\(UTC.rfc3339(p.run.start)) … \(UTC.rfc3339(p.run.end))", "\(p.run.siteCount)",
+                            UTC.rfc3339(p.restorePoint), DurationText.format(p.skew),
+                            p.recovery == .pitr ? "pitr from" : "backup", p.management.id, p.management.type,
+                            "\(UTC.rfc3339(p.run.start)) … \(UTC.rfc3339(p.run.end))\(p.run.isScheduled ? "" : " (manual)")",
+                            "\(p.run.siteCount)",
+                        ]
+                    })
+        }
+        if !result.recoveryWindows.isEmpty {
+            out += "\nRecovery windows (point-in-time recovery over archived WAL): \(result.recoveryWindows.count)\n"
+            out += table(
+                [["FROM", "TO", "TIMELINE", "BACKUPS", "ARCHIVE"]]
+                    + result.recoveryWindows.map { w in
+                        [
+                            UTC.rfc3339(w.from), UTC.rfc3339(w.to), "\(w.timeline)",
+                            "\(w.backups.count) (\(w.backups.first!)\(w.backups.count > 1 ? " … \(w.backups.last!)" : ""))",
+                            w.archive,
                         ]
                     })
         }
@@ -94,6 +149,17 @@ public enum Render {
                                 ? (r.emptyFiles.isEmpty
                                     ? "-" : "empty: \(r.emptyFiles.map(\.fileName).joined(separator: ", "))")
                                 : r.missingSites.joined(separator: ", "),
+                        ]
+                    })
+        }
+        if !result.manualRuns.isEmpty {
+            out += "\nManual portal runs (not judged for completeness): \(result.manualRuns.count)\n"
+            out += table(
+                [["RUN START", "SYSTEM", "SITES", "COMPLETE"]]
+                    + result.manualRuns.map { r in
+                        [
+                            UTC.rfc3339(r.start), r.system?.fileName ?? "(none)", "\(r.siteCount)",
+                            r.isComplete ? "yes" : "no",
                         ]
                     })
         }

@@ -91,6 +91,8 @@ public struct AuditInput: Sendable {
         set { portal = PortalInventory(newValue) }
     }
     public var managementBackups: [ManagementBackup] = []
+    /// The management target's archived WAL segments.
+    public var wal = WALInventory()
     public var unrecognized: [UnrecognizedObject] = []
     /// Management metadata files (backup.info, backup.manifest) of zero bytes.
     public var emptyMetadata: [UnrecognizedObject] = []
@@ -108,6 +110,7 @@ public struct AuditInput: Sendable {
 
 public struct Assessment: Sendable {
     public var pairing: PairingResult
+    public var management: ManagementState
     public var findings: [Finding]
     public var status: AuditStatus { AuditStatus(findings) }
 }
@@ -118,8 +121,8 @@ public enum Audit {
         let failedManagement = Set(
             (input.managementRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
         let usablePortal = input.portal.excluding(fileNames: failedPortal)
-        let restorable = Pairing.restorable(input.managementBackups, contradicted: failedManagement)
-        let pairing = Pairing.pair(portal: usablePortal, restorableManagement: restorable, policy: input.policy)
+        let management = Restorability.assess(input.managementBackups, wal: input.wal, contradicted: failedManagement)
+        let pairing = Pairing.pair(portal: usablePortal, management: management, policy: input.policy)
 
         var findings: [Finding] = []
         findings += sourceFindings(input)
@@ -137,7 +140,7 @@ public enum Audit {
                 "complete portal run \(UTC.rfc3339($0.start)) has no restorable management backup within \(DurationText.format(input.policy.tolerance))"
             )
         }
-        findings += managementFindings(input, contradicted: failedManagement)
+        findings += managementFindings(input, management)
         findings += crossCheckFindings(input)
         findings += deploymentFindings(input)
         findings += input.unrecognized.map {
@@ -150,7 +153,7 @@ public enum Audit {
             Finding("OBJECT_EMPTY", .warn, $0.key, "\($0.role.rawValue) metadata file \($0.key) is empty")
         }
         findings.sort { ($1.severity, $0.code, $0.subject) < ($0.severity, $1.code, $1.subject) }
-        return Assessment(pairing: pairing, findings: findings)
+        return Assessment(pairing: pairing, management: management, findings: findings)
     }
 
     static func sourceFindings(_ input: AuditInput) -> [Finding] {
@@ -196,17 +199,35 @@ public enum Audit {
             for site in run.missingSites {
                 findings.append(Finding("PORTAL_SITE_MISSING", .warn, site, "\(subject) has no backup of site \(site)"))
             }
+        }
+        for run in pairing.manualRuns {
+            let subject = "portal run \(UTC.rfc3339(run.start))"
+            let what = [run.system == nil ? nil : "the system", run.siteCount == 0 ? nil : "\(run.siteCount) site(s)"]
+                .compactMap { $0 }.joined(separator: " and ")
+            findings.append(
+                Finding(
+                    "PORTAL_MANUAL_BACKUP", .info, subject,
+                    "\(subject) is a manual backup (\(what), not started by the portal's schedule); it is not judged "
+                        + (run.isComplete ? "for completeness, and it is complete" : "for completeness")))
+        }
+        for run in pairing.runs {
             for file in run.emptyFiles {
                 findings.append(
                     Finding("OBJECT_EMPTY", .warn, file.key, "portal backup \(file.key) is empty (0 bytes)"))
             }
         }
+        for stopped in pairing.stoppedSites {
+            findings.append(
+                Finding(
+                    "PORTAL_SITE_STOPPED", .warn, stopped.site,
+                    "site \(stopped.site) was last backed up in the run of \(UTC.rfc3339(stopped.lastRun)); if the site "
+                        + "was deleted, list it in portal.retiredSites"))
+        }
         return findings
     }
 
-    static func managementFindings(_ input: AuditInput, contradicted: Set<String>) -> [Finding] {
-        let byID = Dictionary(input.managementBackups.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        return input.managementBackups.sorted { $0.time < $1.time }.compactMap { b in
+    static func managementFindings(_ input: AuditInput, _ state: ManagementState) -> [Finding] {
+        var findings: [Finding] = state.backups.compactMap { b in
             let subject = "management \(b.id)"
             switch b.status {
             case .failed:
@@ -216,12 +237,38 @@ public enum Audit {
                     "MGMT_BACKUP_INCOMPLETE", .warn, subject,
                     "\(subject) is incomplete: \(b.detail ?? "metadata missing")")
             case .complete:
-                // A Failed cluster record is reported by the cross-check; here only the storage chain counts.
-                guard let problem = Pairing.chainProblem(b, byID: byID), b.prior != nil else { return nil }
+                if let missing = state.walMissing[b.id], let range = b.wal {
+                    return Finding(
+                        "MGMT_WAL_MISSING", .warn, subject,
+                        "\(subject) cannot be restored: WAL segment \(missing.name) of its consistency range "
+                            + "\(range.start.name)…\(range.stop.name) is not in \(range.archive ?? "its archive")")
+                }
+                // Its own Failed cluster record is reported by the cross-check; here the prior chain counts.
+                guard let problem = state.problems[b.id], b.prior != nil, !state.contradicted.contains(b.id) else {
+                    return nil
+                }
                 return Finding(
                     "MGMT_CHAIN_BROKEN", .warn, subject, "\(subject) (\(b.type)) cannot be restored: \(problem)")
             }
         }
+        for gap in state.gaps {
+            findings.append(
+                Finding(
+                    "MGMT_WAL_GAP", .warn, "\(gap.archive) \(gap.lastBefore.name)",
+                    "WAL archive \(gap.archive) has a hole after \(gap.lastBefore.name) (archived "
+                        + "\(UTC.rfc3339(gap.lastBeforeTime))) up to \(gap.firstAfter.name) (archived "
+                        + "\(UTC.rfc3339(gap.firstAfterTime))): point-in-time recovery from "
+                        + "\(gap.backups.joined(separator: ", ")) ends at \(UTC.rfc3339(gap.lastBeforeTime))"))
+        }
+        let unchecked = state.walUnchecked
+        if !unchecked.isEmpty {
+            findings.append(
+                Finding(
+                    "MGMT_WAL_UNCHECKED", .info, "management",
+                    "\(unchecked.count) management backup(s) (e.g. \(unchecked[0].id)) were judged without their "
+                        + "consistency WAL: their metadata names no WAL range or no archive for it"))
+        }
+        return findings
     }
 
     static func crossCheckFindings(_ input: AuditInput) -> [Finding] {

@@ -56,6 +56,15 @@ public struct CronSchedule: Hashable, Sendable {
         return dayOK && weekdayOK
     }
 
+    /// Whether it fired at some minute in [time − span, time].
+    public func firedWithin(_ span: TimeInterval, before time: Date) -> Bool {
+        let last = (time.timeIntervalSince1970 / 60).rounded(.down) * 60
+        // Minutes no earlier than time − span; at most a year of them (a tolerance is minutes to hours).
+        let minutes = Int(((last - time.timeIntervalSince1970 + min(span, 366 * 86400)) / 60).rounded(.down))
+        guard minutes >= 0 else { return false }
+        return (0...minutes).contains { fires(at: Date(timeIntervalSince1970: last - Double($0) * 60)) }
+    }
+
     /// Fire times in [from, from + span), minute resolution.
     public func fireTimes(from: Date, span: TimeInterval) -> [Date] {
         let start = (from.timeIntervalSince1970 / 60).rounded(.down) * 60

@@ -16,6 +16,8 @@ public struct ClusterRecord: Hashable, Codable, Sendable {
     public var crType: String?
     /// The remote object it describes: portal file name, pgBackRest label, or barman `<server>/<backupId>`.
     public var objectName: String?
+    /// The subsystem CR it belongs to (PortalBackup `spec.portalCluster`, ManagementBackup `spec.clusterName`).
+    public var cluster: String?
 
     public init(
         kind: Kind, name: String, phase: String?, type: String? = nil, crType: String? = nil, objectName: String?
@@ -78,15 +80,19 @@ public enum ClusterExport {
             let phase = object["status", "phase"]?.string
             switch kind {
             case .portalBackup:
-                return ClusterRecord(
+                var record = ClusterRecord(
                     kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
                     crType: object["spec", "crType"]?.string,
                     objectName: object["status", "fullBackupName"]?.string.flatMap(nonEmpty))
+                record.cluster = object["spec", "portalCluster"]?.string.flatMap(nonEmpty)
+                return record
             case .managementBackup:
-                return ClusterRecord(
+                var record = ClusterRecord(
                     kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
                     crType: object["spec", "crType"]?.string,
                     objectName: object["status", "id"]?.string.flatMap(nonEmpty))
+                record.cluster = object["spec", "clusterName"]?.string.flatMap(nonEmpty)
+                return record
             case .edbBackup:
                 let server = object["status", "serverName"]?.string
                 let id = object["status", "backupId"]?.string

@@ -40,6 +40,8 @@ public struct SubsystemCR: Hashable, Sendable {
     public var uid: String?
     /// Host names of every `*Endpoint` section of the spec (the DR procedure needs them unchanged).
     public var endpoints: Set<String> = []
+    /// `metadata.namespace`, when the saved YAML carries it.
+    public var namespace: String?
 
     /// The DR topic's name limits: subsystem CRs over 15 characters need originalUID; the
     /// APIConnectCluster name is limited to 10.
@@ -91,6 +93,7 @@ public struct SubsystemCR: Hashable, Sendable {
             kind: kind, name: name, role: role, originalUID: uid.flatMap { $0.isEmpty ? nil : $0 },
             backup: spec, encryptionSecretName: enc)
         cr.uid = document["metadata", "uid"]?.string
+        cr.namespace = document["metadata", "namespace"]?.string
         let specs = [document["spec"], kind == "APIConnectCluster" ? document["spec", sub] : nil].compactMap {
             $0?.entries
         }

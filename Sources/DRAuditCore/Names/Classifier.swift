@@ -3,6 +3,10 @@ import Foundation
 /// Decides what each listed object is, and builds backup records from the objects and the
 /// metadata files the scanner read for it. Pure: the scanner does the reading.
 public enum Classifier {
+    /// Raised whenever a name is judged differently than before (2: WAL segments and archive files, host-only site
+    /// names), so that the index re-judges what an older version stored.
+    public static let version = 2
+
     public static func classify(_ key: String, role: Role) -> ObjectKind {
         switch role {
         case .portal:
@@ -10,6 +14,7 @@ public enum Classifier {
             guard let parsed = PortalFileName.parse(String(name)) else { return .unrecognized }
             return parsed.kind == .system ? .portalSystem : .portalSite
         case .management:
+            if let wal = walPlace(key) { return wal.kind }
             let parts = key.split(separator: "/", omittingEmptySubsequences: false)
             guard let name = parts.last, !name.isEmpty else { return .unrecognized }
             if let place = pgBackRestPlace(parts) { return place.kind }
@@ -38,14 +43,17 @@ public enum Classifier {
             guard parts.count >= i + 3, !parts[i + 1].isEmpty else { continue }
             let repo = parts[..<i].joined(separator: "/")
             let stanza = String(parts[i + 1])
+            let third = String(parts[i + 2])
             if parts[i] == "archive" {
+                // Segments, history and label files are placed by `walPlace`; here only archive.info is left.
+                guard parts.count == i + 3, third == "archive.info" || third == "archive.info.copy" else { continue }
                 return PgBackRestPlace(repo: repo, stanza: stanza, label: nil, kind: .pgbackrestArchive)
             }
-            let third = String(parts[i + 2])
             if parts.count == i + 3, third == "backup.info" || third == "backup.info.copy" {
                 return PgBackRestPlace(repo: repo, stanza: stanza, label: nil, kind: .pgbackrestInfo)
             }
-            if third == "backup.history", parts.count > i + 3 {
+            // `latest` is pgBackRest's link to the newest backup's folder.
+            if third == "backup.history" && parts.count > i + 3 || third == "latest" && parts.count == i + 3 {
                 return PgBackRestPlace(repo: repo, stanza: stanza, label: nil, kind: .pgbackrestData)
             }
             guard parts.count > i + 3, PgBackRest.parseLabel(third) != nil else { continue }
@@ -64,17 +72,90 @@ public enum Classifier {
     }
 
     static func barmanPlace(_ parts: [Substring]) -> BarmanPlace? {
-        for j in parts.indices where j >= 1 && (parts[j] == "base" || parts[j] == "wals") {
+        for j in parts.indices where j >= 1 && parts[j] == "base" {
             let serverPath = parts[..<j].joined(separator: "/")
-            if parts[j] == "wals", parts.count > j + 1 {
-                return BarmanPlace(server: serverPath, backupID: nil, kind: .barmanWAL)
-            }
             guard parts[j] == "base", parts.count >= j + 3, Barman.parseBackupID(parts[j + 1]) != nil else { continue }
             let isInfo = parts.count == j + 3 && parts[j + 2] == "backup.info"
             return BarmanPlace(
                 server: serverPath, backupID: String(parts[j + 1]), kind: isInfo ? .barmanInfo : .barmanData)
         }
         return nil
+    }
+
+    /// Where a WAL archive file sits: pgBackRest `…/archive/<stanza>/<archive-id>/<first 16 of the name>/<file>`
+    /// (timeline history files directly in `<archive-id>/`), barman-cloud `<server>/wals/<first 16>/<file>` (history in
+    /// `wals/`). `archive` is the key up to the archive's folder, which identifies it.
+    public struct WALPlace: Hashable, Sendable {
+        public var kind: ObjectKind
+        /// The start of the key (no copy of it).
+        public var archive: Substring
+        public var file: WALFileName
+    }
+
+    /// On the key's bytes, without splitting or copying it: a busy archive holds a million segments.
+    public static func walPlace(_ key: String) -> WALPlace? {
+        var copy = key
+        guard let (kind, archiveLength, file) = copy.withUTF8({ walPlace(bytes: $0) }) else { return nil }
+        let end = key.utf8.index(key.utf8.startIndex, offsetBy: archiveLength)
+        return WALPlace(kind: kind, archive: key[..<end], file: file)
+    }
+
+    private static func walPlace(bytes b: UnsafeBufferPointer<UInt8>) -> (ObjectKind, Int, WALFileName)? {
+        let slash = UInt8(ascii: "/")
+        func previousSlash(before end: Int) -> Int {
+            var i = end - 1
+            while i >= 0, b[i] != slash { i -= 1 }
+            return i
+        }
+        func part(_ from: Int, _ to: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[from..<to]) }
+        func equal(_ p: UnsafeBufferPointer<UInt8>, _ text: StaticString) -> Bool {
+            p.count == text.utf8CodeUnitCount && (0..<p.count).allSatisfy { p[$0] == text.utf8Start[$0] }
+        }
+        /// `<stanza>/<archive-id>` under `archive`, ending at `idEnd` (pgBackRest), with the archive id's start.
+        func isPgBackRestArchive(idStart: Int, idEnd: Int) -> Bool {
+            guard isArchiveID(part(idStart, idEnd)), idStart >= 2 else { return false }
+            let stanzaStart = previousSlash(before: idStart - 1) + 1
+            guard stanzaStart < idStart - 1, stanzaStart >= 1 else { return false }
+            let archiveStart = previousSlash(before: stanzaStart - 1) + 1
+            return equal(part(archiveStart, stanzaStart - 1), "archive")
+        }
+
+        let nameStart = previousSlash(before: b.count) + 1
+        guard nameStart >= 1, nameStart < b.count else { return nil }
+        let parentStart = previousSlash(before: nameStart - 1) + 1
+        let parent = part(parentStart, nameStart - 1)
+        let name = part(nameStart, b.count)
+        // In a segment folder: the folder is the name's first 16 characters.
+        if parent.count == 16, name.count >= 24, (0..<16).allSatisfy({ parent[$0] == name[$0] }), parentStart >= 1 {
+            let grandStart = previousSlash(before: parentStart - 1) + 1
+            let grand = part(grandStart, parentStart - 1)
+            if equal(grand, "wals"), grandStart >= 2 {
+                guard let file = WALFileName.parse(name, withChecksum: false), file.kind != .history else { return nil }
+                return (file.kind == .segment ? .barmanWAL : .barmanArchive, parentStart - 1, file)
+            }
+            if isPgBackRestArchive(idStart: grandStart, idEnd: parentStart - 1) {
+                guard let file = WALFileName.parse(name, withChecksum: true), file.kind != .history else { return nil }
+                return (file.kind == .segment ? .pgbackrestWAL : .pgbackrestArchive, parentStart - 1, file)
+            }
+            return nil
+        }
+        // Timeline history files sit in the archive's own folder.
+        if equal(parent, "wals"), parentStart >= 2 {
+            guard let file = WALFileName.parse(name, withChecksum: false), file.kind == .history else { return nil }
+            return (.barmanArchive, nameStart - 1, file)
+        }
+        if isPgBackRestArchive(idStart: parentStart, idEnd: nameStart - 1) {
+            guard let file = WALFileName.parse(name, withChecksum: false), file.kind == .history else { return nil }
+            return (.pgbackrestArchive, nameStart - 1, file)
+        }
+        return nil
+    }
+
+    /// pgBackRest archive ids: `<PostgreSQL version>-<db-id>`, e.g. `12-1`, `9.6-2`.
+    static func isArchiveID(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let dash = p.firstIndex(of: UInt8(ascii: "-")), dash > 0, dash < p.count - 1 else { return false }
+        let isDigit = { (c: UInt8) in c >= 48 && c <= 57 }
+        return p[..<dash].allSatisfy { isDigit($0) || $0 == UInt8(ascii: ".") } && p[(dash + 1)...].allSatisfy(isDigit)
     }
 
     // MARK: - Records
@@ -108,6 +189,17 @@ public enum Classifier {
         var infoKeys: [StanzaKey: [String]] = [:]
         var manifests: [StanzaKey: [String: StorageObject]] = [:]
         var labelsSeen: [StanzaKey: Set<String>] = [:]
+        var archives: [StanzaKey: Set<String>] = [:]
+        for (object, kind) in objects where kind == .pgbackrestWAL || kind == .pgbackrestArchive {
+            guard let place = walPlace(object.key) else { continue }
+            // `<repo>/archive/<stanza>/<archive-id>`
+            var parts = place.archive.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count >= 3 else { continue }
+            let stanza = String(parts[parts.count - 2])
+            parts.removeLast(3)
+            archives[StanzaKey(repo: parts.joined(separator: "/"), stanza: stanza), default: []].insert(
+                String(place.archive))
+        }
         for (object, kind) in objects where [.pgbackrestInfo, .pgbackrestManifest, .pgbackrestData].contains(kind) {
             let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
             guard let place = pgBackRestPlace(parts) else { continue }
@@ -130,7 +222,7 @@ public enum Classifier {
         var result: [ManagementBackup] = []
         for stanza in labelsSeen.keys.sorted(by: { ($0.repo, $0.stanza) < ($1.repo, $1.stanza) }) {
             let keys = (infoKeys[stanza] ?? []).sorted()  // backup.info before backup.info.copy
-            var entries: [PgBackRest.InfoEntry]?
+            var info: PgBackRest.InfoFile?
             var infoProblem: String?
             var usedKey: String?
             for key in keys {
@@ -139,7 +231,7 @@ public enum Classifier {
                     continue
                 }
                 do {
-                    entries = try PgBackRest.parseInfo(text)
+                    info = try PgBackRest.parseInfoFile(text)
                     usedKey = key
                     break
                 } catch {
@@ -150,7 +242,10 @@ public enum Classifier {
                 infoProblem = "no backup.info in \(stanza.repo.isEmpty ? "" : stanza.repo + "/")backup/\(stanza.stanza)"
             }
 
+            let entries = info?.entries
             let listed = Dictionary((entries ?? []).map { ($0.label, $0) }, uniquingKeysWith: { a, _ in a })
+            let archivePrefix = (stanza.repo.isEmpty ? "" : stanza.repo + "/") + "archive/\(stanza.stanza)/"
+            let archivesSeen = (archives[stanza] ?? []).sorted()
             for entry in (entries ?? []) {
                 var status: ManagementBackup.Status = entry.error ? .failed : .complete
                 var detail: String? = entry.error ? "backup.info records backup-error" : nil
@@ -165,11 +260,20 @@ public enum Classifier {
                         detail = "backup.manifest missing for \(entry.label)"
                     }
                 }
-                result.append(
-                    ManagementBackup(
-                        id: entry.label, format: .pgbackrest, type: entry.type, start: entry.start,
-                        stop: entry.stop, prior: entry.prior, status: status, detail: detail,
-                        infoKey: usedKey))
+                var backup = ManagementBackup(
+                    id: entry.label, format: .pgbackrest, type: entry.type, start: entry.start,
+                    stop: entry.stop, prior: entry.prior, status: status, detail: detail,
+                    infoKey: usedKey)
+                if let start = entry.archiveStart, let stop = entry.archiveStop {
+                    // The archive of the database the backup was taken from; with no [db:history] entry for it, the
+                    // stanza's only archive.
+                    let archive =
+                        info?.archiveID(entry).map { archivePrefix + $0 }
+                        ?? (archivesSeen.count == 1 ? archivesSeen[0] : nil)
+                    backup.wal = WALRange(archive: archive, start: start, stop: stop)
+                }
+                backup.archiveCopy = entry.archiveCopy
+                result.append(backup)
             }
             for label in (labelsSeen[stanza] ?? []).sorted() where listed[label] == nil {
                 guard let parsed = PgBackRest.parseLabel(label) else { continue }
@@ -231,9 +335,14 @@ public enum Classifier {
                 status = .incomplete
                 detail = "barman status \(info.status)"
             }
-            return ManagementBackup(
+            var backup = ManagementBackup(
                 id: id, format: .barman, type: "full", start: info.begin ?? labelTime,
                 stop: info.end, prior: nil, status: status, detail: detail, infoKey: object.key)
+            if let begin = info.beginWAL, let end = info.endWAL {
+                let server = id.split(separator: "/").dropLast().joined(separator: "/")
+                backup.wal = WALRange(archive: server + "/wals", start: begin, stop: end)
+            }
+            return backup
         }
     }
 }
@@ -244,8 +353,15 @@ public enum Classifier {
 public struct ManagementEvidence: Sendable {
     public private(set) var objects: [(object: StorageObject, kind: ObjectKind)] = []
     private var backupsWithData: Set<String> = []
+    private var archivesSeen: Set<Substring> = []
 
     public init() {}
+
+    /// A WAL archive file: only the first of each archive is kept (which archives exist is what the records need).
+    public mutating func add(_ object: StorageObject, _ place: Classifier.WALPlace) {
+        guard archivesSeen.insert(place.archive).inserted else { return }
+        objects.append((object, place.kind))
+    }
 
     public mutating func add(_ object: StorageObject, _ kind: ObjectKind) {
         switch kind {

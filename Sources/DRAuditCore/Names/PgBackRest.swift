@@ -40,6 +40,25 @@ public enum PgBackRest {
         public var stop: Date
         public var prior: String?
         public var error: Bool
+        /// The first and last WAL segment the backup needs to be consistent (`backup-archive-start`/`-stop`).
+        public var archiveStart: WALSegment?
+        public var archiveStop: WALSegment?
+        /// `db-id`: with the database's version in `[db:history]`, names the archive (`<version>-<db-id>`).
+        public var dbID: Int?
+        /// `option-archive-copy`: the backup holds its own WAL.
+        public var archiveCopy: Bool
+    }
+
+    /// A whole backup.info: its entries and the database versions by `db-id` (`[db:history]`).
+    public struct InfoFile: Hashable, Sendable {
+        public var entries: [InfoEntry]
+        public var dbVersions: [Int: String]
+
+        /// The archive id (`15-1`) of an entry, when the file says which database it belongs to.
+        public func archiveID(_ entry: InfoEntry) -> String? {
+            guard let id = entry.dbID, let version = dbVersions[id] else { return nil }
+            return "\(version)-\(id)"
+        }
     }
 
     public enum InfoError: Error, Equatable, CustomStringConvertible {
@@ -54,10 +73,14 @@ public enum PgBackRest {
     }
 
     /// Parses the `[backup:current]` section of a backup.info file.
-    public static func parseInfo(_ text: String) throws -> [InfoEntry] {
+    public static func parseInfo(_ text: String) throws -> [InfoEntry] { try parseInfoFile(text).entries }
+
+    /// Parses `[backup:current]` and `[db:history]` of a backup.info file.
+    public static func parseInfoFile(_ text: String) throws -> InfoFile {
         var section: String?
         var sawCurrent = false
         var entries: [InfoEntry] = []
+        var dbVersions: [Int: String] = [:]
         for rawLine in text.split(whereSeparator: \.isNewline) {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -66,13 +89,20 @@ public enum PgBackRest {
                 if section == "backup:current" { sawCurrent = true }
                 continue
             }
-            guard section == "backup:current", let eq = line.firstIndex(of: "=") else { continue }
-            let label = String(line[..<eq])
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq])
             let json = String(line[line.index(after: eq)...])
-            entries.append(try parseEntry(label: label, json: json))
+            if section == "backup:current" {
+                entries.append(try parseEntry(label: key, json: json))
+            } else if section == "db:history", let id = Int(key),
+                let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any],
+                let version = object["db-version"] as? String, !version.isEmpty
+            {
+                dbVersions[id] = version
+            }
         }
         guard sawCurrent else { throw InfoError.noCurrentSection }
-        return entries
+        return InfoFile(entries: entries, dbVersions: dbVersions)
     }
 
     private static func parseEntry(label: String, json: String) throws -> InfoEntry {
@@ -93,8 +123,25 @@ public enum PgBackRest {
             throw InfoError.badEntry(label: label, reason: "\(type) backup without backup-prior")
         }
         let error = (object["backup-error"] as? Bool) ?? false
+        func segment(_ key: String) throws -> WALSegment? {
+            guard let value = object[key], !(value is NSNull) else { return nil }
+            guard let text = value as? String, let parsed = WALSegment.parse(text) else {
+                throw InfoError.badEntry(label: label, reason: "\(key) is not a WAL segment name")
+            }
+            return parsed
+        }
+        let archiveStart = try segment("backup-archive-start")
+        let archiveStop = try segment("backup-archive-stop")
+        if let archiveStart, let archiveStop,
+            archiveStart.timeline != archiveStop.timeline || archiveStop < archiveStart
+        {
+            throw InfoError.badEntry(label: label, reason: "backup-archive-stop is before backup-archive-start")
+        }
         return InfoEntry(
             label: label, type: type, start: Date(timeIntervalSince1970: start),
-            stop: Date(timeIntervalSince1970: stop), prior: prior, error: error)
+            stop: Date(timeIntervalSince1970: stop), prior: prior, error: error,
+            archiveStart: archiveStart, archiveStop: archiveStop,
+            dbID: (object["db-id"] as? NSNumber)?.intValue,
+            archiveCopy: (object["option-archive-copy"] as? Bool) ?? false)
     }
 }

@@ -53,6 +53,14 @@ public enum Metrics {
         metric(
             "incomplete_portal_runs", "Portal backup runs missing a system or site backup, or holding an empty file.",
             [([], Double(assessment.pairing.incompleteRuns.count))])
+        metric(
+            "recovery_window_end_timestamp_seconds",
+            "End of the newest management recovery window (point-in-time recovery over archived WAL; 0: none).",
+            [([], assessment.management.recoveryWindows.map(\.to).max()?.timeIntervalSince1970 ?? 0)])
+        metric(
+            "wal_newest_segment_age_seconds",
+            "Age of the newest archived WAL segment when the audit ran (-1: no WAL archive).",
+            [([], assessment.management.newestSegment.map { now.timeIntervalSince($0) } ?? -1)])
         let bySeverity = Dictionary(grouping: assessment.findings, by: \.severity)
         metric(
             "findings", "Audit findings by severity.",

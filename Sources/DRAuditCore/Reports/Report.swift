@@ -207,7 +207,7 @@ public struct Report: Sendable {
             svg += String(
                 format:
                     "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#1a7f37\" stroke-width=\"1\"/>\n",
-                x(p.management.time), mY, x(p.run.start), pY)
+                x(p.restorePoint), mY, x(p.run.start), pY)
         }
         for run in runs {
             let color = run.isComplete ? "#1a7f37" : "#9a6700"

@@ -30,11 +30,19 @@ public enum ObjectKind: String, Codable, Sendable, CaseIterable {
     case pgbackrestInfo = "pgbackrest-info"
     case pgbackrestManifest = "pgbackrest-manifest"
     case pgbackrestData = "pgbackrest-data"
+    /// archive.info, timeline history, backup label and partial segment files of a pgBackRest archive.
     case pgbackrestArchive = "pgbackrest-archive"
+    /// A WAL segment in a pgBackRest archive.
+    case pgbackrestWAL = "pgbackrest-wal"
     case barmanInfo = "barman-info"
     case barmanData = "barman-data"
+    /// A WAL segment in a barman-cloud archive.
     case barmanWAL = "barman-wal"
+    /// Timeline history, backup label and partial segment files of a barman-cloud archive.
+    case barmanArchive = "barman-archive"
     case unrecognized
+
+    public var isWALSegment: Bool { self == .pgbackrestWAL || self == .barmanWAL }
 }
 
 /// A portal backup file: the system backup or one site's backup, written by one scheduled run.
@@ -84,6 +92,10 @@ public struct ManagementBackup: Hashable, Codable, Sendable {
     public var detail: String?
     /// Where its metadata lives (backup.info), for messages.
     public var infoKey: String?
+    /// The WAL it needs to be consistent, when its metadata names it.
+    public var wal: WALRange?
+    /// pgBackRest `option-archive-copy`: the backup holds its own WAL, so the archive need not.
+    public var archiveCopy: Bool?
 
     public init(
         id: String, format: Format, type: String, start: Date, stop: Date?, prior: String?,
@@ -102,6 +114,23 @@ public struct ManagementBackup: Hashable, Codable, Sendable {
 
     /// The point in time a restore of this backup recovers to: its end, when known.
     public var time: Date { stop ?? start }
+}
+
+/// The WAL segments a backup needs replayed to be consistent, and the archive they belong in.
+public struct WALRange: Hashable, Codable, Sendable {
+    /// pgBackRest `…/archive/<stanza>/<archive-id>`, barman-cloud `<server>/wals`; nil when the metadata does not
+    /// say which archive (then the range cannot be checked).
+    public var archive: String?
+    public var start: WALSegment
+    public var stop: WALSegment
+
+    public init(archive: String?, start: WALSegment, stop: WALSegment) {
+        self.archive = archive
+        self.start = start
+        self.stop = stop
+    }
+
+    public var timeline: UInt32 { start.timeline }
 }
 
 /// An object whose name no parser recognised. Kept and reported, never dropped.
