@@ -52,6 +52,16 @@ struct PortalNameTests {
         #expect(short.site == "developer.example.com@store")
     }
 
+    @Test func aCustomURLThatIsOnlyAHostNameIsASite() throws {
+        let p = try #require(PortalFileName.parse("developer.example.com-20261124.010203.tar.gz"))
+        #expect(p.kind == .site)
+        #expect(p.site == "developer.example.com")
+        #expect(p.host == "developer.example.com")
+        #expect(
+            PortalFileName.format(kind: .site, site: p.site, time: p.time)
+                == "developer.example.com-20261124.010203.tar.gz")
+    }
+
     @Test(arguments: [
         "",
         ".tar.gz",
@@ -66,7 +76,6 @@ struct PortalNameTests {
         "_portal_system_backup-2020042.2095734.tar.gz",
         "_portal_system_backup_20200422.095734.tar.gz",  // no dash before the stamp
         "_portal_system_backup-x-20200422.095734.tar.gz",
-        "site-without-at-20200422.095725.tar.gz",
         "@e1@enterprise-20200422.095725.tar.gz",
         "host@@enterprise-20200422.095725.tar.gz",
         "host@e1@-20200422.095725.tar.gz",

@@ -2,7 +2,8 @@ import Foundation
 
 /// Portal backup file names:
 /// `_portal_system_backup-YYYYMMDD.HHMMSS.tar.gz` and `<site>-YYYYMMDD.HHMMSS.tar.gz`, where `<site>` is
-/// `<portal-web-host>@<porg>@<catalog>` or a custom site URL with `/` written as `@`.
+/// `<portal-web-host>@<porg>@<catalog>` or a custom site URL with `/` written as `@` (a URL that is only a host name
+/// has no `@`): any such name but the system backup's is a site backup.
 /// Org and catalog names may contain `-`, so the timestamp is taken from the right.
 public struct PortalFileName: Hashable, Sendable {
     public static let systemPrefix = "_portal_system_backup"
@@ -60,7 +61,8 @@ public struct PortalFileName: Hashable, Sendable {
         if prefixEnd == systemBytes.count && systemBytes.indices.allSatisfy({ b[$0] == systemBytes[$0] }) {
             return PortalFileName(kind: .system, site: nil, time: time)
         }
-        // A site always carries the portal host and at least one more `@` part; no part may be empty.
+        // A site carries the portal host, then `@` parts (porg and catalog, or a custom URL's path; none for a custom
+        // URL that is only a host name); no part may be empty.
         var ats = 0
         var partLength = 0
         for i in 0..<prefixEnd {
@@ -72,7 +74,7 @@ public struct PortalFileName: Hashable, Sendable {
                 partLength += 1
             }
         }
-        guard ats >= 1, partLength > 0 else { return nil }
+        guard partLength > 0 else { return nil }
         // The system prefix with anything after it is neither a system nor a site backup.
         if prefixEnd > systemBytes.count && systemBytes.indices.allSatisfy({ b[$0] == systemBytes[$0] }) { return nil }
         return PortalFileName(
