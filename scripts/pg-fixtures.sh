@@ -142,6 +142,7 @@ on_failure() {
         as_pg "$PG_BIN/pg_ctl" -D "$PG/data" -m immediate -w -t 30 stop > /dev/null 2>&1 || true
     fi
     rm -f "$DIR/env.pg"
+    if [ -f "$DIR/env.s3" ]; then cat "$DIR"/env.* > "$DIR/env"; fi
 }
 
 start() {
