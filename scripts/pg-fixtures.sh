@@ -15,8 +15,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .test-servers
 DIR="$(cd .test-servers && pwd -P)"
-PG="$DIR/pg"
-REPO1="$DIR/pgbackrest-repo"
 PG_BIN="${DRTEST_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_PORT="${DRTEST_PG_PORT:-55432}"
 STANZA=apic
@@ -25,7 +23,6 @@ REPO2_PREFIX=apic/pgbackrest
 BARMAN_BUCKET=drtest-barman
 BARMAN_PREFIX=apic/edb
 BARMAN_SERVER="management-0e88ecfa-db-2026-11-01T09:37:36Z"
-LOG="$PG/fixtures.log"
 
 if [ "$(id -u)" -eq 0 ]; then
     OS_USER="${DRTEST_PG_OS_USER:-postgres}"
@@ -39,6 +36,16 @@ fail() {
     echo "pg-fixtures: $*" >&2
     exit 1
 }
+
+# The server's user must reach its data folder: in a checkout it cannot enter (e.g. under /root), everything goes to
+# a folder of this checkout's own under /tmp instead.
+ROOT="$DIR"
+if ! as_pg test -x "$DIR"; then
+    ROOT="/tmp/dr-audit-pg-fixtures-$(printf '%s' "$DIR" | md5sum | cut -c1-12)"
+fi
+PG="$ROOT/pg"
+REPO1="$ROOT/pgbackrest-repo"
+LOG="$PG/fixtures.log"
 
 # run "what" command…: the command's output goes to the log; a failure names the step and its last message.
 run() {
@@ -81,8 +88,9 @@ stop_pg() {
     fi
 }
 
-# Creates the buckets anew. (Deleting a bucket's objects is not enough: SeaweedFS keeps their folders, which
-# delimiter listings show as empty objects, and pgBackRest then finds the stanza "not empty".)
+# Creates the buckets, or empties them. SeaweedFS keeps the folders of deleted objects, which delimiter listings
+# show as empty objects (pgBackRest then finds the stanza "not empty"): they are deleted too, deepest first. The
+# buckets themselves stay: a bucket is a volume to SeaweedFS, and a re-created one may find no free volume left.
 reset_buckets() {
     AWS_ACCESS_KEY_ID="$S3_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET" /usr/bin/python3 - "$S3_HTTP" "$@" <<'PY'
 import sys
@@ -90,19 +98,28 @@ import boto3
 from botocore.exceptions import ClientError
 
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+
+
+def clear(bucket, prefix):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for folder in page.get("CommonPrefixes", []):
+            clear(bucket, folder["Prefix"])
+            s3.delete_object(Bucket=bucket, Key=folder["Prefix"])
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+
+
 for bucket in sys.argv[2:]:
     try:
         s3.head_bucket(Bucket=bucket)
-        exists = True
     except ClientError:
-        exists = False
-    if exists:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-        s3.delete_bucket(Bucket=bucket)
-    s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket=bucket)
+        continue
+    clear(bucket, "")
+    left = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+    if left.get("Contents") or left.get("CommonPrefixes"):
+        sys.exit(f"bucket {bucket} could not be emptied")
 PY
 }
 
@@ -173,6 +190,8 @@ start() {
     if (exec 3<> "/dev/tcp/127.0.0.1/$PG_PORT") 2> /dev/null; then
         fail "port $PG_PORT for PostgreSQL is already in use (another checkout's fixtures?); set DRTEST_PG_PORT"
     fi
+    mkdir -p "$ROOT"
+    chmod 755 "$ROOT"
     mkdir -p "$PG"/{run,log,lock,aws,barman-show} "$REPO1"
     : > "$LOG"
     cp "$ca" "$PG/s3-ca.crt"
@@ -219,7 +238,7 @@ AWS_SHARED_CREDENTIALS_FILE="$PG/aws/credentials" AWS_CONFIG_FILE="$PG/aws/confi
 SH
     chmod 755 "$PG/barman-wal-archive.sh"
     if [ "$OS_USER" != "$(id -un)" ]; then chown -R "$OS_USER:" "$PG" "$REPO1"; fi
-    run "emptying the S3 buckets $REPO2_BUCKET and $BARMAN_BUCKET" reset_buckets "$REPO2_BUCKET" "$BARMAN_BUCKET"
+    run "creating or emptying the S3 buckets $REPO2_BUCKET and $BARMAN_BUCKET" reset_buckets "$REPO2_BUCKET" "$BARMAN_BUCKET"
 
     run "initdb" as_pg "$PG_BIN/initdb" -D "$PG/data" -U postgres -A trust -E UTF8 --locale=C -k
     cat >> "$PG/data/postgresql.conf" << CONF
@@ -334,6 +353,7 @@ CONF
 stop() {
     stop_pg
     rm -rf "$PG" "$REPO1"
+    if [ "$ROOT" != "$DIR" ]; then rm -rf "$ROOT"; fi
     rm -f "$DIR/env.pg"
 }
 
