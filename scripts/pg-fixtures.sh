@@ -6,7 +6,9 @@
 #   a history of writes, WAL switches, pgBackRest full + 2 incremental backups (each repo) and 2 barman-cloud backups;
 #   marker rows around a point-in-time target T for a restore test;
 #   the tools' own view (`pgbackrest info --output=json`, `barman-cloud-backup-list/-show --format json`).
-# PostgreSQL is stopped at the end; .test-servers/env.pg tells the tests where everything is.
+# Files: .test-servers/pg/ (cluster, configs, logs, JSON views) and .test-servers/pgbackrest-repo/ (repo1); buckets
+# drtest-pgbackrest (repo2) and drtest-barman. PostgreSQL is stopped at the end; .test-servers/env.pg tells the tests
+# where everything is. Port 55432, or DRTEST_PG_PORT.
 # Usage: scripts/pg-fixtures.sh start|stop
 # Called by scripts/test-servers.sh after SeaweedFS is up; runs alone against running servers too (reads
 # .test-servers/env.s3). Runs PostgreSQL as `postgres` when root, else as the calling user. Idempotent: `start`
