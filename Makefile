@@ -2,7 +2,10 @@
 # Both install what they need first (Debian packages via apt).
 SWIFT ?= swift
 BUILD_PACKAGES := libsqlite3-dev pkg-config libssh2-1-dev libcurl4-openssl-dev libxml2-dev
-TEST_PACKAGES := openssh-server openssh-client curl openssl python3-venv chromium
+# postgresql-15, pgbackrest, barman-cli-cloud (and python3-boto3, which scripts/pg-fixtures.sh also uses) write the
+# real management repositories the WAL tests read.
+TEST_PACKAGES := openssh-server openssh-client curl openssl python3-venv chromium postgresql-15 pgbackrest \
+	barman-cli-cloud python3-boto3
 
 BENCH_PACKAGES := rclone time
 

