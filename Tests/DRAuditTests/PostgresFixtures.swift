@@ -248,39 +248,6 @@ final class RepositoryCopy {
     deinit { try? FileManager.default.removeItem(at: root) }
 }
 
-/// WAL segment names: timeline (8 hex), log (8 hex), segment (8 hex); with 16 MiB segments the segment part runs
-/// 00…FF, then the log part goes up. Enough arithmetic to walk the fixtures' archives.
-enum WALName {
-    static func isSegment(_ name: Substring) -> Bool {
-        name.count == 24 && name.allSatisfy { $0.isHexDigit && !$0.isLowercase }
-    }
-
-    /// (timeline, log * 256 + segment).
-    static func position(_ name: String) -> (timeline: UInt32, index: UInt64)? {
-        guard isSegment(Substring(name)), let tli = UInt32(name.prefix(8), radix: 16),
-            let log = UInt64(name.dropFirst(8).prefix(8), radix: 16), let seg = UInt64(name.suffix(8), radix: 16),
-            seg <= 0xFF
-        else { return nil }
-        return (tli, log * 256 + seg)
-    }
-
-    static func name(timeline: UInt32, index: UInt64) -> String {
-        func hex8<T: BinaryInteger>(_ v: T) -> String {
-            let s = String(v, radix: 16, uppercase: true)
-            return String(repeating: "0", count: 8 - s.count) + s
-        }
-        return hex8(timeline) + hex8(index / 256) + hex8(index % 256)
-    }
-
-    /// Every segment name from `first` through `last` (same timeline).
-    static func range(_ first: String, _ last: String) -> [String] {
-        guard let a = position(first), let b = position(last), a.timeline == b.timeline, a.index <= b.index else {
-            return []
-        }
-        return (a.index...b.index).map { name(timeline: a.timeline, index: $0) }
-    }
-}
-
 // MARK: JSON shapes of the tools' output
 
 private enum InfoJSON {
