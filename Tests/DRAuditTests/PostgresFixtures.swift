@@ -188,7 +188,7 @@ struct PostgresFixtures {
         var environment = ProcessInfo.processInfo.environment
         environment["DRTEST_PG_BIN"] = bin
         environment["DRTEST_PG_OS_USER"] = osUser
-        let result = try run(script, arguments, environment: environment)
+        let result = try cli(arguments, executable: script, environment: environment)
         guard result.status == 0 else {
             let message = result.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(result.status)"
             throw DRAuditError(message)
@@ -237,10 +237,10 @@ final class RepositoryCopy {
         path = root.appendingPathComponent("repo").path
         try FileManager.default.createDirectory(
             at: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        let copy = try run("/bin/cp", ["-a", source, path])
+        let copy = try cli(["-a", source, path], executable: "/bin/cp")
         guard copy.status == 0 else { throw DRAuditError("copying \(source): \(copy.stderr)") }
         if getuid() == 0 {
-            let chown = try run("/bin/chown", ["-R", "\(owner):", path])
+            let chown = try cli(["-R", "\(owner):", path], executable: "/bin/chown")
             guard chown.status == 0 else { throw DRAuditError("chown \(owner) \(path): \(chown.stderr)") }
         }
     }
@@ -324,22 +324,3 @@ func isoTime(_ text: String) -> Date? {
     return formatter.date(from: text)
 }
 
-/// Runs a program, reading both pipes before waiting.
-private func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> CLIResult
-{
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CLIResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
-}

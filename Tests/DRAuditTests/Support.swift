@@ -51,11 +51,14 @@ struct CLIResult {
 
 /// Runs the real binary, as an operator or a CronJob would.
 @discardableResult
-func cli(_ arguments: [String], cwd: String? = nil, executable: String? = nil) throws -> CLIResult {
+func cli(
+    _ arguments: [String], cwd: String? = nil, executable: String? = nil, environment: [String: String]? = nil
+) throws -> CLIResult {
     let process = Process()
     process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? binaryURL()
     process.arguments = arguments
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    if let environment { process.environment = environment }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
