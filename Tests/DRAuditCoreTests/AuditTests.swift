@@ -189,6 +189,38 @@ struct AuditTests {
         #expect(codes(input) == ["OBJECT_EMPTY", "UNRECOGNIZED_OBJECT"])
     }
 
+    @Test func aBackupBuiltOnOneAFailedCRContradictsHasABrokenChain() {
+        var input = healthy()
+        let (f, i) = (input.managementBackups[0], input.managementBackups[1])
+        input.managementRecords = [
+            ClusterRecord(kind: .managementBackup, name: "m-f", phase: "Failed", objectName: f.id),
+            ClusterRecord(kind: .managementBackup, name: "m-i", phase: "Ready", objectName: i.id),
+        ]
+        let findings = Audit.assess(input).findings
+        let broken = findings.filter { $0.code == "MGMT_CHAIN_BROKEN" }
+        #expect(broken.map(\.subject) == ["management \(i.id)"])
+        #expect(broken.first?.message.contains("prior \(f.id) is marked Failed in the cluster") == true)
+        #expect(findings.contains { $0.code == "BACKUP_FAILED" && $0.subject == "ManagementBackup/m-f" })
+    }
+
+    @Test func manualRunsAreInfoAndAStoppedSiteWarnsUntilRetired() {
+        var input = healthy()
+        input.portalFiles =
+            run("2026-01-01T01:00:00Z", sites: [siteA, siteB]) + run("2026-01-02T01:00:00Z", sites: [siteA])
+            + run("2026-01-02T14:00:00Z", sites: [siteC], system: false)  // by hand
+            + run("2026-01-03T01:00:00Z", sites: [siteA])
+        let findings = Audit.assess(input).findings
+        #expect(
+            findings.filter { $0.code == "PORTAL_MANUAL_BACKUP" }.map(\.subject) == ["portal run 2026-01-02T14:00:10Z"])
+        #expect(findings.first { $0.code == "PORTAL_MANUAL_BACKUP" }?.severity == .info)
+        let stopped = findings.filter { $0.code == "PORTAL_SITE_STOPPED" }
+        #expect(stopped.map(\.subject) == [siteB])
+        #expect(stopped.first?.message.contains("last backed up in the run of 2026-01-01T01:00:00Z") == true)
+        #expect(stopped.first?.message.contains("portal.retiredSites") == true)
+        input.policy.retiredSites = [siteB]
+        #expect(!Audit.assess(input).findings.contains { $0.code.hasPrefix("PORTAL_SITE") })
+    }
+
     @Test func unpairedBackupsAreInfoOnly() {
         var input = healthy()
         input.managementBackups.append(archived(full("2026-01-02T06:00:00Z")))

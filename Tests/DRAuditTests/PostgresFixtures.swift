@@ -323,4 +323,3 @@ func isoTime(_ text: String) -> Date? {
     formatter.formatOptions = [.withInternetDateTime]
     return formatter.date(from: text)
 }
-
