@@ -119,6 +119,9 @@ public final class Workspace {
                 encryptionSecret: Artifacts.encryptionSecret(
                     config.portal?.encryptionSecret,
                     name: portal?.cr.encryptionSecretName, kube: kubeClient))
+            input.deployment.managementEncryptionSecret = Artifacts.encryptionSecret(
+                config.management?.encryptionSecret, name: management?.cr.encryptionSecretName, role: .management,
+                kube: kubeClient)
             input.deployment.portalBaseline = portal?.baseline
             input.deployment.managementBaseline = management?.baseline
         }

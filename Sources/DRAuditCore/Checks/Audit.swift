@@ -66,6 +66,8 @@ public struct DeploymentState: Sendable {
     public var portalSecret: SecretState?
     public var managementSecret: SecretState?
     public var encryptionSecret: EncryptionState = .notGiven
+    /// The management CR's encryption Secret (config `management.encryptionSecret`), checked when the CR sets one.
+    public var managementEncryptionSecret: EncryptionState = .notGiven
     /// The CRs as saved when the backups were taken (config `baseline:`), to compare against.
     public var portalBaseline: SubsystemCR?
     public var managementBaseline: SubsystemCR?
@@ -291,7 +293,8 @@ public enum Audit {
                     findings.append(
                         Finding(
                             "BACKUP_FAILED", .warn, subject,
-                            "\(subject) is Failed\(r.objectName.map { " (\($0))" } ?? ""); not counted as restorable"))
+                            "\(subject) is \(r.phase?.lowercased() == "failed" ? "Failed" : "in phase \(r.phase ?? "Failed")")\(r.objectName.map { " (\($0))" } ?? ""); not counted as restorable"
+                        ))
                 case .ready:
                     if let name = r.objectName, !(recordKey(name).map(present.contains) ?? false) {
                         findings.append(
@@ -332,49 +335,54 @@ public enum Audit {
         }
         for cr in [d.portalCR, d.managementCR].compactMap({ $0 }) {
             let subject = "\(cr.kind)/\(cr.name)"
-            if cr.name.count > cr.nameLimit {
+            let tooLong = cr.name.count > cr.nameLimit
+            if tooLong {
                 findings.append(
                     Finding(
                         "CR_NAME_TOO_LONG", .warn, subject,
-                        "\(subject) name has \(cr.name.count) characters; the DR procedure allows \(cr.nameLimit)"))
+                        "\(subject) name has \(cr.name.count) characters, over the DR topic's limit of \(cr.nameLimit) for a\(cr.kind == "APIConnectCluster" ? "n APIConnectCluster" : " subsystem CR"): a restore into a CR with a longer name works only where spec.originalUID can be set to the backed-up subsystem's UID"
+                    ))
             }
             if cr.originalUID == nil {
                 findings.append(
                     Finding(
-                        "ORIGINAL_UID_MISSING", .warn, subject,
+                        "ORIGINAL_UID_MISSING", tooLong ? .fail : .warn, subject,
                         "\(subject) has no spec.originalUID; a restored \(cr.role.rawValue) must carry the original UID"
+                            + (tooLong ? ", and with a name over \(cr.nameLimit) characters the restore needs it" : "")
                     ))
             }
         }
-        if let portal = d.portalCR {
-            let subject = "\(portal.kind)/\(portal.name)"
-            if let expected = portal.encryptionSecretName {
-                switch d.encryptionSecret {
+        for (cr, state) in [(d.portalCR, d.encryptionSecret), (d.managementCR, d.managementEncryptionSecret)] {
+            guard let cr else { continue }
+            let subject = "\(cr.kind)/\(cr.name)"
+            let role = cr.role.rawValue
+            if let expected = cr.encryptionSecretName {
+                switch state {
                 case .notGiven:
                     findings.append(
                         Finding(
                             "ENCRYPTION_SECRET_NOT_SAVED", .fail, expected,
-                            "the portal encryption Secret \(expected) is not saved (config portal.encryptionSecret); a restore needs it"
+                            "the \(role) encryption Secret \(expected) is not saved (config \(role).encryptionSecret); a restore needs it"
                         ))
                 case .unreadable(let why):
                     findings.append(
                         Finding(
                             "ENCRYPTION_SECRET_NOT_SAVED", .fail, expected,
-                            "the saved portal encryption Secret is unusable: \(why)"))
+                            "the saved \(role) encryption Secret is unusable: \(why)"))
                 case .saved(let name, let hasData):
                     if name != expected {
                         findings.append(
                             Finding(
                                 "ENCRYPTION_SECRET_MISMATCH", .fail, expected,
-                                "the saved encryption Secret is \(name) but \(subject) uses \(expected)"))
+                                "the saved \(role) encryption Secret is \(name) but \(subject) uses \(expected)"))
                     } else if !hasData {
                         findings.append(
                             Finding(
                                 "ENCRYPTION_SECRET_MISMATCH", .fail, expected,
-                                "the saved encryption Secret \(name) holds no data"))
+                                "the saved \(role) encryption Secret \(name) holds no data"))
                     }
                 }
-            } else {
+            } else if cr.role == .portal {
                 findings.append(
                     Finding(
                         "ENCRYPTION_SECRET_UNSET", .warn, subject,
@@ -406,7 +414,16 @@ public enum Audit {
                 }
             }
         }
-        if let p = d.portalCR?.backup.schedule, let m = d.managementCR?.backup.schedule {
+        for cr in [d.portalCR, d.managementCR].compactMap({ $0 }) where cr.backup.scheduleIsEmpty {
+            findings.append(
+                Finding(
+                    "BACKUP_SCHEDULE_UNSET", .warn, "\(cr.kind)/\(cr.name)",
+                    "\(cr.kind)/\(cr.name) sets an empty backup schedule: no scheduled \(cr.role.rawValue) backups are taken"
+                ))
+        }
+        if let p = d.portalCR?.backup.schedule, let m = d.managementCR?.backup.schedule,
+            !(d.portalCR!.backup.scheduleIsEmpty || d.managementCR!.backup.scheduleIsEmpty)
+        {
             switch (CronSchedule(p), CronSchedule(m)) {
             case (let ps?, let ms?):
                 if !CronSchedule.align(ps, ms, tolerance: input.policy.tolerance, from: input.now) {
