@@ -139,6 +139,11 @@ struct CLITests {
         #expect(scan.status == 3)
         #expect(scan.stderr.contains("management scan failed"))
         #expect(scan.stderr.contains("storage/management"))
+        // Without --verbose, one line per error: no log line repeating it.
+        #expect(scan.stderr.split(separator: "\n").count == 1, "\(scan.stderr)")
+        let verbose = try cli(["scan", "--config", config, "--verbose"])
+        #expect(verbose.stderr.contains("scan failed"))
+        #expect(verbose.stderr.split(separator: "\n").count > 1)
         let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
         #expect(audit.status == 2)
         #expect(audit.stdout.contains("TARGET_UNREACHABLE"))

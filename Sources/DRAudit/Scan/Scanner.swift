@@ -94,7 +94,8 @@ public struct Scanner {
             let failure =
                 (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error), code: "TARGET_UNREACHABLE")
             if failure.code == Index.errorCode { throw failure }
-            logger.error("scan failed", metadata: ["source": "\(source)", "error": "\(failure.message)"])
+            // The command prints the failure as its one line; the log repeats it only with --verbose.
+            logger.info("scan failed", metadata: ["source": "\(source)", "error": "\(failure.message)"])
             try index.recordFailedScan(
                 source: source, location: target.location, started: started,
                 code: failure.code ?? "TARGET_UNREACHABLE", error: failure.message)
