@@ -253,6 +253,7 @@ struct DRAuditCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dr-audit",
         abstract: "Checks that IBM API Connect management and portal backups can be restored together.",
+        version: Version.text,
         subcommands: [
             Scan.self, Pairs.self, AuditCommand.self, MetricsCommand.self, RestorePlanCommand.self, ReportCommand.self,
             Demo.self,

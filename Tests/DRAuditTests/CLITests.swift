@@ -380,6 +380,15 @@ struct CLITests {
         #expect(FileManager.default.fileExists(atPath: dir.path("demo/dr-audit.sqlite")))
     }
 
+    @Test func versionNamesTheToolAndTheIndexSchemaItWrites() throws {
+        let r = try cli(["--version"])
+        #expect(r.status == 0)
+        let newest = try FileManager.default.contentsOfDirectory(
+            atPath: TestServers.repoRoot.appendingPathComponent("migrations").path
+        ).filter { $0.hasSuffix(".sql") }.max()!.dropLast(4)
+        #expect(r.stdout == "dr-audit \(Version.tool) (index schema \(newest))\n")
+    }
+
     @Test func helpExitsZero() throws {
         let r = try cli(["--help"])
         #expect(r.status == 0)
