@@ -103,6 +103,8 @@ public struct AuditInput: Sendable {
     public var managementRecords: [ClusterRecord]?
     public var sources: [SourceState] = []
     public var deployment = DeploymentState()
+    /// The DR kit and what the last scan read of the live cluster; nil when the config names no kit.
+    public var kit: Kit.State?
 
     public init(now: Date, policy: PairingPolicy) {
         self.now = now
@@ -114,6 +116,8 @@ public struct Assessment: Sendable {
     public var pairing: PairingResult
     public var management: ManagementState
     public var findings: [Finding]
+    /// When the DR kit was last saved (its oldest file), for the report and metrics; nil without a kit.
+    public var kitSavedAt: Date? = nil
     public var status: AuditStatus { AuditStatus(findings) }
 }
 
@@ -145,6 +149,7 @@ public enum Audit {
         findings += managementFindings(input, management)
         findings += crossCheckFindings(input)
         findings += deploymentFindings(input)
+        if let kit = input.kit { findings += Kit.findings(kit, now: input.now) }
         findings += input.unrecognized.map {
             Finding(
                 "UNRECOGNIZED_OBJECT", .warn, $0.key,
@@ -155,7 +160,7 @@ public enum Audit {
             Finding("OBJECT_EMPTY", .warn, $0.key, "\($0.role.rawValue) metadata file \($0.key) is empty")
         }
         findings.sort { ($1.severity, $0.code, $0.subject) < ($0.severity, $1.code, $1.subject) }
-        return Assessment(pairing: pairing, management: management, findings: findings)
+        return Assessment(pairing: pairing, management: management, findings: findings, kitSavedAt: input.kit?.savedAt)
     }
 
     static func sourceFindings(_ input: AuditInput) -> [Finding] {
