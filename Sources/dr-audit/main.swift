@@ -249,6 +249,28 @@ struct Demo: ParsableCommand {
     }
 }
 
+struct Save: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Save the DR kit from the live cluster: the subsystem CRs as applyable YAML, the backup and encryption Secrets (0600 in a 0700 folder) and a dr-audit.yaml that audits against them.",
+        discussion:
+            "Needs only the config's cluster: section (and portal.crName/management.crName where the namespace holds several installations). A second run into the same folder replaces the files atomically and says what changed since the last save (DR-relevant fields; Secrets only as changed)."
+    )
+    @OptionGroup var options: Options
+    @Option(help: "The kit folder (made, or tightened to, 0700).")
+    var output: String
+    @Flag(help: "Write everything but the Secrets.")
+    var noSecrets = false
+
+    func run() throws {
+        let lines = try KitSaver.save(
+            .init(
+                config: URL(fileURLWithPath: options.config), output: URL(fileURLWithPath: output),
+                secrets: !noSecrets))
+        for line in lines { print(line) }
+    }
+}
+
 struct DRAuditCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dr-audit",
@@ -256,7 +278,7 @@ struct DRAuditCLI: ParsableCommand {
         version: Version.text,
         subcommands: [
             Scan.self, Pairs.self, AuditCommand.self, MetricsCommand.self, RestorePlanCommand.self, ReportCommand.self,
-            Demo.self,
+            Save.self, Demo.self,
         ])
 }
 
