@@ -271,6 +271,28 @@ struct Save: ParsableCommand {
     }
 }
 
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Write a commented starter dr-audit.yaml, filled from the CR and Secret files given, or a template.",
+        discussion:
+            "For users without cluster access: give the PortalCluster, ManagementCluster or APIConnectCluster YAML (kubectl get … -o yaml) and the Secrets they name; the config points at them and explains each key."
+    )
+    @Argument(help: "CR files (PortalCluster, ManagementCluster, APIConnectCluster) and the Secret files they name.")
+    var files: [String] = []
+    @Option(help: "The config to write.")
+    var output: String = "dr-audit.yaml"
+    @Flag(help: "Replace an existing file.")
+    var force = false
+
+    func run() throws {
+        let lines = try StarterConfig.write(
+            .init(
+                files: files.map { URL(fileURLWithPath: $0) }, output: URL(fileURLWithPath: output), force: force))
+        for line in lines { print(line) }
+    }
+}
+
 struct DRAuditCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dr-audit",
@@ -278,7 +300,7 @@ struct DRAuditCLI: ParsableCommand {
         version: Version.text,
         subcommands: [
             Scan.self, Pairs.self, AuditCommand.self, MetricsCommand.self, RestorePlanCommand.self, ReportCommand.self,
-            Save.self, Demo.self,
+            Save.self, Init.self, Demo.self,
         ])
 }
 
