@@ -389,6 +389,17 @@ struct CLITests {
         #expect(r.stdout == "dr-audit \(Version.tool) (index schema \(newest))\n")
     }
 
+    /// What `make install` installs: swift-argument-parser's completion scripts, covering every command.
+    @Test func completionScriptsForBashZshAndFish() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let r = try cli(["--generate-completion-script", shell])
+            #expect(r.status == 0, "\(shell): \(r.stderr)")
+            for word in ["scan", "audit", "restore-plan", "save", "init", "no-secrets", "force"] {
+                #expect(r.stdout.contains(word), "\(shell) completion lacks \(word)")
+            }
+        }
+    }
+
     @Test func helpExitsZero() throws {
         let r = try cli(["--help"])
         #expect(r.status == 0)
