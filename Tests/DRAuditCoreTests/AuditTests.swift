@@ -152,6 +152,17 @@ struct AuditTests {
         #expect(long.message.contains("works only where spec.originalUID can be set"))
         #expect(Audit.assess(input).status == .fail)
 
+        // On the original cluster the live CR has no originalUID; the saved copy a restore applies carries its UID.
+        var original = healthy()
+        original.deployment.portalCR!.originalUID = nil
+        original.deployment.portalCR!.uid = "live-uid"
+        #expect(codes(original) == ["ORIGINAL_UID_MISSING"])
+        original.deployment.portalBaseline = original.deployment.portalCR
+        original.deployment.portalBaseline!.originalUID = "live-uid"
+        #expect(codes(original).isEmpty)
+        original.deployment.portalBaseline!.originalUID = "another-uid"
+        #expect(codes(original).contains("ORIGINAL_UID_MISSING"))
+
         var enc = healthy()
         enc.deployment.encryptionSecret = .notGiven
         #expect(codes(enc) == ["ENCRYPTION_SECRET_NOT_SAVED"])

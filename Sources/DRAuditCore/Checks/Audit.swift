@@ -348,7 +348,10 @@ public enum Audit {
                         "\(subject) name has \(cr.name.count) characters, over the DR topic's limit of \(cr.nameLimit) for a\(cr.kind == "APIConnectCluster" ? "n APIConnectCluster" : " subsystem CR"): a restore into a CR with a longer name works only where spec.originalUID can be set to the backed-up subsystem's UID"
                     ))
             }
-            if cr.originalUID == nil {
+            // The original cluster's own CR needs none when the saved copy the restore applies carries its UID.
+            let baseline = cr.role == .portal ? d.portalBaseline : d.managementBaseline
+            let savedWithItsUID = cr.uid != nil && baseline?.originalUID == cr.uid
+            if cr.originalUID == nil && !savedWithItsUID {
                 findings.append(
                     Finding(
                         "ORIGINAL_UID_MISSING", tooLong ? .fail : .warn, subject,
