@@ -330,7 +330,7 @@ struct KitSaveTests {
         let kitCodes: Set<String> = [
             "DR_KIT_STALE", "DR_KIT_OLD", "CR_NAME_CHANGED", "ORIGINAL_UID_CHANGED", "ENDPOINT_CHANGED",
             "BACKUP_TARGET_CHANGED", "VERSION_CHANGED", "BACKUP_SECRET_INVALID", "ENCRYPTION_SECRET_NOT_SAVED",
-            "ENCRYPTION_SECRET_MISMATCH",
+            "ENCRYPTION_SECRET_MISMATCH", "ORIGINAL_UID_MISSING",
         ]
         #expect(kitCodes.isDisjoint(with: try findingCodes(clean)), "\(clean.stdout)")
 
@@ -416,6 +416,7 @@ struct KitSaveTests {
                 $0.contains("secret-portal-backup-secret.yaml") && $0.hasSuffix("changed since the last save")
             })
         #expect(try findings(try scanAndAudit(), "DR_KIT_STALE").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cluster.kit).allSatisfy { !$0.contains(".tmp-") })
         #expect(
             try Config.load(URL(fileURLWithPath: cluster.kitConfig)).database.path
                 == cluster.dir.path("dr-audit.sqlite"))
@@ -492,6 +493,13 @@ struct KitSaveTests {
         try expectOneLine(
             ["save", "--config", cluster.dir.path("live.yaml"), "--output", cluster.dir.path("plain")],
             mentions: "is not a folder")
+        // A folder holding other things (here the operator's own config) is not written into, nor made private.
+        let folderMode = try mode(cluster.dir.url.path)
+        try expectOneLine(
+            ["save", "--config", cluster.dir.path("live.yaml"), "--output", cluster.dir.url.path],
+            mentions: "holds no kit an earlier dr-audit save wrote")
+        #expect(try mode(cluster.dir.url.path) == folderMode)
+        #expect(!FileManager.default.fileExists(atPath: cluster.dir.path("portal_cr.yaml")))
         let kubeconfig = try String(contentsOfFile: cluster.dir.path("kubeconfig"), encoding: .utf8)
         try kubeconfig.replacingOccurrences(of: cluster.token, with: "wrong").write(
             toFile: cluster.dir.path("kubeconfig"), atomically: true, encoding: .utf8)

@@ -28,9 +28,10 @@ public enum KitSaver {
                 "\(options.config.path): save reads the live cluster: set cluster.kubeconfig, context, namespace or inCluster"
             )
         }
+        let folder = options.output.standardizedFileURL
+        try checkFolderIsAKitOrNew(folder)
         let client = try KubeClient.make(for: cluster)
         var plan = try read(config, client: client, secrets: options.secrets)
-        let folder = options.output.standardizedFileURL
         let kitConfig = try kitConfigText(config, plan: plan, folder: folder, secrets: options.secrets)
         plan.files.append(
             .init(
@@ -73,6 +74,27 @@ public enum KitSaver {
             "Audit against it: dr-audit scan --config \(folder.appendingPathComponent(configName).path) && dr-audit audit --config \(folder.appendingPathComponent(configName).path)"
         )
         return lines
+    }
+
+    /// The first line of the kit's config: how a folder is known to hold a kit.
+    static let configHeader = "# The DR kit's config, written by dr-audit save"
+
+    /// Save replaces files by name: into a folder that holds other things (the operator's own config and CR
+    /// copies, say) it would overwrite them. A folder is new, empty, or a kit an earlier save wrote.
+    static func checkFolderIsAKitOrNew(_ folder: URL) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else { throw DRAuditError("\(folder.path) exists and is not a folder") }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        guard !entries.isEmpty else { return }
+        let config = folder.appendingPathComponent(configName)
+        guard let data = FileManager.default.contents(atPath: config.path),
+            String(decoding: data.prefix(configHeader.utf8.count), as: UTF8.self) == configHeader
+        else {
+            throw DRAuditError(
+                "\(folder.path) is not empty and holds no kit an earlier dr-audit save wrote; give a new or empty --output folder"
+            )
+        }
     }
 
     // MARK: - Reading the installation
@@ -359,7 +381,7 @@ public enum KitSaver {
             YAMLTree.set(&root, ["cluster", "kubeconfig"], path(kubeconfig))
         }
         let header = """
-            # The DR kit's config, written by dr-audit save (\(UTC.rfc3339(Date()))) from \(config.file.path).
+            \(configHeader) (\(UTC.rfc3339(Date()))) from \(config.file.path).
             # baseline: the CRs as saved; secret/encryptionSecret: the saved Secrets; the current CRs are read live.
             # dr-audit audit compares the two (DR_KIT_STALE) after each dr-audit scan; run dr-audit save again to refresh.
 
