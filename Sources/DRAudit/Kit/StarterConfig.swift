@@ -129,15 +129,18 @@ public enum StarterConfig {
             comments["\(key).encryptionSecret"] = [
                 "The \(key) encryption Secret (spec.encryptionSecret.secretName) as saved: a restore applies it first."
             ]
-            comments["\(key)/after"] = [
-                "Optional keys:",
-                "  baseline: ./\(key)_cr.original.yaml  the CR as saved when the backups were taken (dr-audit save writes it)",
-                "  target: {protocol: local, path: ./copy}  read a mounted or downloaded copy instead of the CR's target",
-                "  knownHosts: ~/.ssh/known_hosts  sftp: the server's host key (the default); or",
-                "  hostKeyFingerprint: SHA256:…  sftp: pin the host key as ssh-keygen -lf prints it",
-                "  endpoint: https://s3.example.com  objstore: replaces the CR's endpoint; caBundle: ./ca.pem  a private CA",
-                "  timeout: 30s  connect and per-operation timeout",
-            ]
+            comments["\(key)/after"] =
+                [
+                    "Optional keys:",
+                    "  baseline: ./\(key)_cr.original.yaml  the CR as saved when the backups were taken (dr-audit save writes it)",
+                    "  target: {protocol: local, path: ./copy}  read a mounted or downloaded copy instead of the CR's target",
+                    "  knownHosts: ~/.ssh/known_hosts  sftp: the server's host key (the default); or",
+                    "  hostKeyFingerprint: SHA256:…  sftp: pin the host key as ssh-keygen -lf prints it",
+                    "  endpoint: https://s3.example.com  objstore: replaces the CR's endpoint; caBundle: ./ca.pem  a private CA",
+                    "  timeout: 30s  connect and per-operation timeout",
+                ]
+                + (role == .portal
+                    ? ["  retiredSites: [host@porg@catalog]  sites deleted on purpose, never expected again"] : [])
         }
         if let unused = found.secrets.first(where: { !used.contains($0.name) }) {
             throw DRAuditError(
@@ -159,6 +162,10 @@ public enum StarterConfig {
         ]
         comments["pairing.tolerance"] = ["A management backup and a portal run pair when this close (30s, 30m, 1h)."]
         comments["pairing.rpo"] = ["The newest restorable pair must be younger than this."]
+        comments["pairing/after"] = [
+            "runGap: 30m  a gap longer than this between portal files starts a new run",
+            "pitr: auto  moments of a recovery window pair too (pgBackRest); off: backup points only",
+        ]
         YAMLTree.set(&root, ["kit", "maxAge"], YAMLTree.string(DurationText.format(Kit.defaultMaxAge)))
         comments["kit"] = [""]
         comments["kit.maxAge"] = ["A DR kit (the baseline and Secret files) saved longer ago than this is DR_KIT_OLD."]
