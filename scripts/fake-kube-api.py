@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """A fake Kubernetes API server over TLS on 127.0.0.1, for tests of dr-audit's live cluster source.
 
-Serves List answers (items without kind, as the real API does) for the CRs in --fixture
+Serves List answers (items without kind, as the real API does) and single objects (with kind) for the CRs in --fixture
 ({"portalbackups": [...], "managementbackups": [...], "backups": [...], "portalclusters": [...], ...}; a missing
 key answers 404 as an uninstalled CRD does) and single Secrets from {"secrets": {name: object}}, paged with limit/continue (at most --max-page items a page). Checks
 "Authorization: Bearer <--token>" (401 otherwise) and answers 403 outside --namespace.
+The fixture file is read again when it changes, so a test can change the cluster between two commands.
 Prints "ready PORT" once listening.
 """
 import argparse
 import json
+import os
 import ssl
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,10 +25,24 @@ parser.add_argument("--fixture", required=True)
 parser.add_argument("--namespace", default="apic")
 parser.add_argument("--max-page", type=int, default=1000)
 args = parser.parse_args()
-fixture = json.load(open(args.fixture))
+fixture_state = {"mtime": None, "fixture": None}
+
+
+def current_fixture():
+    mtime = os.stat(args.fixture).st_mtime_ns
+    if fixture_state["mtime"] != mtime:
+        with open(args.fixture) as f:
+            fixture_state["fixture"] = json.load(f)
+        fixture_state["mtime"] = mtime
+    return fixture_state["fixture"]
+
+
 GROUPS = {"portalbackups": "portal.apiconnect.ibm.com/v1beta1", "managementbackups": "management.apiconnect.ibm.com/v1beta1",
           "backups": "postgresql.k8s.enterprisedb.io/v1", "portalclusters": "portal.apiconnect.ibm.com/v1beta1",
           "managementclusters": "management.apiconnect.ibm.com/v1beta1", "apiconnectclusters": "apiconnect.ibm.com/v1beta1"}
+KINDS = {"portalbackups": "PortalBackup", "managementbackups": "ManagementBackup", "backups": "Backup",
+         "portalclusters": "PortalCluster", "managementclusters": "ManagementCluster",
+         "apiconnectclusters": "APIConnectCluster"}
 
 
 class API(BaseHTTPRequestHandler):
@@ -49,6 +65,7 @@ class API(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.headers.get("Authorization") != f"Bearer {args.token}":
             return self.status(401, "Unauthorized", "Unauthorized")
+        fixture = current_fixture()
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.strip("/").split("/")
         # /api/v1/namespaces/<ns>/secrets/<name>: one Secret from fixture["secrets"]
@@ -59,6 +76,17 @@ class API(BaseHTTPRequestHandler):
             if secret is None:
                 return self.status(404, "NotFound", f'secrets "{parts[5]}" not found')
             return self.answer(200, secret)
+        # /apis/<group>/<version>/namespaces/<ns>/<resource>/<name>: one object, with its kind and apiVersion
+        if len(parts) == 7 and parts[0] == "apis" and parts[3] == "namespaces":
+            resource, name = parts[5], parts[6]
+            if f"{parts[1]}/{parts[2]}" != GROUPS.get(resource) or resource not in fixture:
+                return self.status(404, "NotFound", "the server could not find the requested resource")
+            if parts[4] != args.namespace:
+                return self.status(403, "Forbidden", f'{resource} "{name}" is forbidden')
+            for item in fixture[resource]:
+                if item.get("metadata", {}).get("name") == name:
+                    return self.answer(200, {"apiVersion": GROUPS[resource], "kind": KINDS[resource], **item})
+            return self.status(404, "NotFound", f'{resource} "{name}" not found')
         # /apis/<group>/<version>/namespaces/<ns>/<resource>
         if len(parts) != 6 or parts[0] != "apis" or parts[3] != "namespaces":
             return self.status(404, "NotFound", "the server could not find the requested resource")

@@ -33,11 +33,7 @@ public final class Workspace {
     func kubeClient() throws -> KubeClient? {
         if let kube { return kube }
         guard let cluster = config.cluster, cluster.isLive else { return nil }
-        let endpoint = try KubeClient.endpoint(for: cluster)
-        guard let namespace = cluster.namespace ?? endpoint.namespace else {
-            throw DRAuditError("cluster.namespace is not set and the context names none")
-        }
-        kube = try KubeClient(endpoint: endpoint, namespace: namespace, timeout: 30)
+        kube = try KubeClient.make(for: cluster)
         return kube
     }
 
@@ -55,7 +51,10 @@ public final class Workspace {
         }
         if let cluster = config.cluster, cluster.isLive {
             progress?("cluster: reading backup CRs from the API server")
-            reports.append(try scanner.scanLiveCluster(client: { try self.kubeClient()! }))
+            let config = config
+            reports.append(
+                try scanner.scanLiveCluster(
+                    client: { try self.kubeClient()! }, kit: { try KitFiles.readLive(config, client: $0) }))
         } else if let cluster = config.cluster, cluster.readsBackupRecords {
             progress?("cluster: reading exports")
             reports.append(try scanner.scanCluster(cluster))
@@ -119,6 +118,13 @@ public final class Workspace {
                 encryptionSecret: Artifacts.encryptionSecret(
                     config.portal?.encryptionSecret,
                     name: portal?.cr.encryptionSecretName, kube: kubeClient))
+            input.deployment.managementEncryptionSecret = Artifacts.encryptionSecret(
+                config.management?.encryptionSecret, name: management?.cr.encryptionSecretName, role: .management,
+                kube: kubeClient)
+            input.kit = try KitFiles.state(
+                config,
+                baselines: [.portal: portal?.baseline, .management: management?.baseline].compactMapValues { $0 },
+                live: config.cluster?.isLive == true ? try index.liveKitPayloads() : nil)
             input.deployment.portalBaseline = portal?.baseline
             input.deployment.managementBaseline = management?.baseline
         }

@@ -249,13 +249,58 @@ struct Demo: ParsableCommand {
     }
 }
 
+struct Save: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Save the DR kit from the live cluster: the subsystem CRs as applyable YAML, the backup and encryption Secrets (0600 in a 0700 folder) and a dr-audit.yaml that audits against them.",
+        discussion:
+            "Needs only the config's cluster: section (and portal.crName/management.crName where the namespace holds several installations). A second run into the same folder replaces the files atomically and says what changed since the last save (DR-relevant fields; Secrets only as changed)."
+    )
+    @OptionGroup var options: Options
+    @Option(help: "The kit folder (made, or tightened to, 0700).")
+    var output: String
+    @Flag(help: "Write everything but the Secrets.")
+    var noSecrets = false
+
+    func run() throws {
+        let lines = try KitSaver.save(
+            .init(
+                config: URL(fileURLWithPath: options.config), output: URL(fileURLWithPath: output),
+                secrets: !noSecrets))
+        for line in lines { print(line) }
+    }
+}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Write a commented starter dr-audit.yaml, filled from the CR and Secret files given, or a template.",
+        discussion:
+            "For users without cluster access: give the PortalCluster, ManagementCluster or APIConnectCluster YAML (kubectl get … -o yaml) and the Secrets they name; the config points at them and explains each key."
+    )
+    @Argument(help: "CR files (PortalCluster, ManagementCluster, APIConnectCluster) and the Secret files they name.")
+    var files: [String] = []
+    @Option(help: "The config to write.")
+    var output: String = "dr-audit.yaml"
+    @Flag(help: "Replace an existing file.")
+    var force = false
+
+    func run() throws {
+        let lines = try StarterConfig.write(
+            .init(
+                files: files.map { URL(fileURLWithPath: $0) }, output: URL(fileURLWithPath: output), force: force))
+        for line in lines { print(line) }
+    }
+}
+
 struct DRAuditCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dr-audit",
         abstract: "Checks that IBM API Connect management and portal backups can be restored together.",
+        version: Version.text,
         subcommands: [
             Scan.self, Pairs.self, AuditCommand.self, MetricsCommand.self, RestorePlanCommand.self, ReportCommand.self,
-            Demo.self,
+            Save.self, Init.self, Demo.self,
         ])
 }
 

@@ -146,7 +146,22 @@ struct AuditTests {
         input.deployment.managementCR = SubsystemCR(
             kind: "APIConnectCluster", name: "production1", role: .management,
             originalUID: nil, backup: input.deployment.managementCR!.backup)
-        #expect(codes(input) == ["CR_NAME_TOO_LONG", "CR_NAME_TOO_LONG", "ORIGINAL_UID_MISSING"])
+        // Without originalUID, a name over the limit cannot be restored into: fail; the message says why.
+        #expect(codes(input) == ["ORIGINAL_UID_MISSING", "CR_NAME_TOO_LONG", "CR_NAME_TOO_LONG"])
+        let long = Audit.assess(input).findings.first { $0.code == "CR_NAME_TOO_LONG" }!
+        #expect(long.message.contains("works only where spec.originalUID can be set"))
+        #expect(Audit.assess(input).status == .fail)
+
+        // On the original cluster the live CR has no originalUID; the saved copy a restore applies carries its UID.
+        var original = healthy()
+        original.deployment.portalCR!.originalUID = nil
+        original.deployment.portalCR!.uid = "live-uid"
+        #expect(codes(original) == ["ORIGINAL_UID_MISSING"])
+        original.deployment.portalBaseline = original.deployment.portalCR
+        original.deployment.portalBaseline!.originalUID = "live-uid"
+        #expect(codes(original).isEmpty)
+        original.deployment.portalBaseline!.originalUID = "another-uid"
+        #expect(codes(original).contains("ORIGINAL_UID_MISSING"))
 
         var enc = healthy()
         enc.deployment.encryptionSecret = .notGiven
@@ -161,6 +176,51 @@ struct AuditTests {
         secret.deployment.managementSecret = .valid(name: "someone-else")
         #expect(codes(secret) == ["BACKUP_SECRET_INVALID", "BACKUP_SECRET_INVALID"])
         #expect(Audit.assess(secret).status == .fail)
+    }
+
+    @Test func anEmptyScheduleMeansNoScheduledBackups() throws {
+        var input = healthy()
+        input.deployment.portalCR!.backup.schedule = ""
+        // Reported for that subsystem, and not compared with the other schedule.
+        #expect(codes(input) == ["BACKUP_SCHEDULE_UNSET"])
+        #expect(Audit.assess(input).findings[0].subject == "PortalCluster/portal")
+        input.deployment.portalCR!.backup.schedule = nil  // no schedule key: the operator's default, no finding
+        #expect(codes(input).isEmpty)
+
+        func parsed(_ backup: [String: Any]) throws -> BackupSpec {
+            try SubsystemCR.parse(
+                yamlish(["kind": "PortalCluster", "metadata": ["name": "p"], "spec": ["portalBackup": backup]]),
+                role: .portal
+            ).backup
+        }
+        #expect(try parsed(["protocol": "sftp", "schedule": ""]).scheduleIsEmpty)
+        #expect(try parsed(["protocol": "sftp"]).schedule == nil)
+        #expect(try !parsed(["protocol": "sftp"]).scheduleIsEmpty)
+    }
+
+    @Test func managementEncryptionSecretIsCheckedWhenTheCRSetsOne() {
+        var input = healthy()
+        #expect(codes(input).isEmpty)  // the management CR names none: nothing to check
+        input.deployment.managementCR!.encryptionSecretName = "mgmt-enc-key"
+        #expect(codes(input) == ["ENCRYPTION_SECRET_NOT_SAVED"])
+        #expect(Audit.assess(input).findings[0].message.contains("config management.encryptionSecret"))
+        input.deployment.managementEncryptionSecret = .saved(name: "other", hasData: true)
+        #expect(codes(input) == ["ENCRYPTION_SECRET_MISMATCH"])
+        input.deployment.managementEncryptionSecret = .saved(name: "mgmt-enc-key", hasData: false)
+        #expect(codes(input) == ["ENCRYPTION_SECRET_MISMATCH"])
+        input.deployment.managementEncryptionSecret = .saved(name: "mgmt-enc-key", hasData: true)
+        #expect(codes(input).isEmpty)
+    }
+
+    @Test func anEDBBackupWhoseWALArchivingFailsIsAFailure() {
+        var input = healthy()
+        input.managementRecords = [
+            ClusterRecord(kind: .edbBackup, name: "b1", phase: "walArchivingFailing", objectName: "srv/20260103T010400")
+        ]
+        let failed = Audit.assess(input).findings.filter { $0.code == "BACKUP_FAILED" }
+        #expect(failed.count == 1)
+        #expect(failed.first?.message.contains("walArchivingFailing") == true)
+        #expect(input.managementRecords![0].verdict == .failed)
     }
 
     @Test func schedules() {
@@ -272,6 +332,37 @@ struct DeploymentParsingTests {
         #expect(p.nameLimit == 10)
     }
 
+    @Test func versionAndPortalUIHostsAreRead() throws {
+        let portal = try SubsystemCR.parse(
+            yamlish([
+                "kind": "PortalCluster", "metadata": ["name": "portal"],
+                "spec": [
+                    "version": "10.0.5.8",
+                    "portalAdminEndpoint": ["hosts": [["name": "api.portal.example.com"]]],
+                    "portalUIEndpoint": ["hosts": [["name": "portal.example.com"], ["name": "dev.example.com"]]],
+                    "portalBackup": ["protocol": "sftp"],
+                ],
+            ]), role: .portal)
+        #expect(portal.version == "10.0.5.8")
+        #expect(portal.portalUIHosts == ["portal.example.com", "dev.example.com"])
+
+        // The top-level CR: the version at spec.version, the portal's UI endpoint under spec.portal.
+        let top = yamlish([
+            "kind": "APIConnectCluster", "metadata": ["name": "apic"],
+            "spec": [
+                "version": "10.0.8.1",
+                "portal": [
+                    "portalUIEndpoint": ["hosts": [["name": "devportal.example.com", "secretName": "c"]]],
+                    "portalBackup": ["protocol": "sftp"],
+                ],
+                "management": ["databaseBackup": ["protocol": "sftp"]],
+            ],
+        ])
+        #expect(try SubsystemCR.parse(top, role: .portal).portalUIHosts == ["devportal.example.com"])
+        #expect(try SubsystemCR.parse(top, role: .portal).version == "10.0.8.1")
+        #expect(try SubsystemCR.parse(top, role: .management).portalUIHosts == [])
+    }
+
     @Test func crErrorsNameTheKey() {
         #expect(throws: DocumentError("kind is ManagementCluster, expected PortalCluster or APIConnectCluster")) {
             try SubsystemCR.parse(yamlish(["kind": "ManagementCluster", "metadata": ["name": "m"]]), role: .portal)
@@ -380,11 +471,12 @@ struct BaselineTests {
     func portal(
         name: String = "portal", originalUID: String? = nil, uid: String? = nil,
         hosts: [String] = ["api.portal.example.com", "portal.example.com"],
-        path: String = "/backups/portal"
+        path: String = "/backups/portal", version: String = "10.0.5.8"
     ) throws -> SubsystemCR {
         var metadata: [String: Any] = ["name": name]
         if let uid { metadata["uid"] = uid }
         var spec: [String: Any] = [
+            "version": version,
             "portalAdminEndpoint": ["hosts": [["name": hosts[0], "secretName": "a"]]],
             "portalUIEndpoint": ["hosts": [["name": hosts[1], "secretName": "b"]]],
             "portalBackup": ["protocol": "sftp", "host": "sftp.example.com", "path": path],
@@ -404,16 +496,29 @@ struct BaselineTests {
         let original = try portal(uid: "uid-1")
         let changed = try portal(
             name: "portal2", originalUID: "uid-9", hosts: ["api.portal.example.com", "new.example.com"],
-            path: "/elsewhere")
+            path: "/elsewhere", version: "10.0.5.9")
         let findings = changed.changes(from: original)
         #expect(
             findings.map(\.code) == [
                 "CR_NAME_CHANGED", "ORIGINAL_UID_CHANGED", "ENDPOINT_CHANGED", "BACKUP_TARGET_CHANGED",
+                "VERSION_CHANGED",
             ])
+        // Each of them stops the restore as written: the seed procedure needs them all unchanged.
+        #expect(findings.allSatisfy { $0.severity == .fail })
+        #expect(
+            findings.first { $0.code == "VERSION_CHANGED" }?.message.contains("version 10.0.5.9")
+                == true)
         #expect(
             findings.first { $0.code == "ENDPOINT_CHANGED" }?.message.contains(
                 "missing portal.example.com; new new.example.com") == true)
         #expect(findings.first { $0.code == "ORIGINAL_UID_CHANGED" }?.severity == .fail)
         #expect(try portal().changes(from: original).map(\.code) == ["ORIGINAL_UID_CHANGED"])  // unset on the new install
+    }
+
+    /// On the original cluster the live CR carries no originalUID: it is the backed-up subsystem itself.
+    @Test func theOriginalSubsystemMatchesItsSavedUID() throws {
+        let saved = try portal(originalUID: "uid-1")
+        #expect(try portal(uid: "uid-1").changes(from: saved).isEmpty)
+        #expect(try portal(uid: "uid-2").changes(from: saved).map(\.code) == ["ORIGINAL_UID_CHANGED"])
     }
 }

@@ -139,6 +139,11 @@ struct CLITests {
         #expect(scan.status == 3)
         #expect(scan.stderr.contains("management scan failed"))
         #expect(scan.stderr.contains("storage/management"))
+        // Without --verbose, one line per error: no log line repeating it.
+        #expect(scan.stderr.split(separator: "\n").count == 1, "\(scan.stderr)")
+        let verbose = try cli(["scan", "--config", config, "--verbose"])
+        #expect(verbose.stderr.contains("scan failed"))
+        #expect(verbose.stderr.split(separator: "\n").count > 1)
         let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
         #expect(audit.status == 2)
         #expect(audit.stdout.contains("TARGET_UNREACHABLE"))
@@ -373,6 +378,26 @@ struct CLITests {
         #expect(r.stdout.contains("PORTAL_SITE_MISSING"))
         #expect(r.stdout.contains("BACKUP_FAILED"))
         #expect(FileManager.default.fileExists(atPath: dir.path("demo/dr-audit.sqlite")))
+    }
+
+    @Test func versionNamesTheToolAndTheIndexSchemaItWrites() throws {
+        let r = try cli(["--version"])
+        #expect(r.status == 0)
+        let newest = try FileManager.default.contentsOfDirectory(
+            atPath: TestServers.repoRoot.appendingPathComponent("migrations").path
+        ).filter { $0.hasSuffix(".sql") }.max()!.dropLast(4)
+        #expect(r.stdout == "dr-audit \(Version.tool) (index schema \(newest))\n")
+    }
+
+    /// What `make install` installs: swift-argument-parser's completion scripts, covering every command.
+    @Test func completionScriptsForBashZshAndFish() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let r = try cli(["--generate-completion-script", shell])
+            #expect(r.status == 0, "\(shell): \(r.stderr)")
+            for word in ["scan", "audit", "restore-plan", "save", "init", "no-secrets", "force"] {
+                #expect(r.stdout.contains(word), "\(shell) completion lacks \(word)")
+            }
+        }
     }
 
     @Test func helpExitsZero() throws {

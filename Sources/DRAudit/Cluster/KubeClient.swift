@@ -22,6 +22,15 @@ final class KubeClient {
 
     var location: String { "\(endpoint.server) namespace \(namespace)" }
 
+    /// The client a live `cluster:` section describes.
+    static func make(for cluster: Config.Cluster) throws -> KubeClient {
+        let endpoint = try endpoint(for: cluster)
+        guard let namespace = cluster.namespace ?? endpoint.namespace else {
+            throw DRAuditError("cluster.namespace is not set and the context names none")
+        }
+        return try KubeClient(endpoint: endpoint, namespace: namespace, timeout: 30)
+    }
+
     /// Loads a kubeconfig (its file references resolved relative to it) or the pod's service account.
     static func endpoint(for cluster: Config.Cluster) throws -> KubeEndpoint {
         if cluster.inCluster {
@@ -96,13 +105,33 @@ extension KubeClient {
     /// The subsystem CR from the API server: the one named `name`, or the only one in the namespace.
     /// A PortalCluster/ManagementCluster is preferred over an APIConnectCluster holding both.
     func subsystemCR(_ role: Role, name: String?) throws -> DocumentNode {
-        let own =
+        let found = try subsystemCRs(role, name: name)
+        let own = Self.subsystemResources(role)[0]
+        guard found.count == 1 else {
+            throw DRAuditError(
+                found.isEmpty
+                    ? "Kubernetes API \(endpoint.server): no \(own.kind) or APIConnectCluster\(name.map { " named \($0)" } ?? "") in namespace \(namespace)"
+                    : "Kubernetes API \(endpoint.server): \(found.count) \(role.rawValue) CRs in namespace \(namespace); set \(role.rawValue).crName"
+            )
+        }
+        return found[0]
+    }
+
+    /// The API groups and resources of the subsystem CRs: the role's own kind, then the top-level CR.
+    static func subsystemResources(_ role: Role) -> [(apiVersion: String, resource: String, kind: String)] {
+        [
             role == .portal
-            ? ("portal.apiconnect.ibm.com/v1beta1", "portalclusters", "PortalCluster")
-            : ("management.apiconnect.ibm.com/v1beta1", "managementclusters", "ManagementCluster")
+                ? ("portal.apiconnect.ibm.com/v1beta1", "portalclusters", "PortalCluster")
+                : ("management.apiconnect.ibm.com/v1beta1", "managementclusters", "ManagementCluster"),
+            ("apiconnect.ibm.com/v1beta1", "apiconnectclusters", "APIConnectCluster"),
+        ]
+    }
+
+    /// The subsystem CRs named `name` (or all) of the role's own kind, or, when the namespace has none, the
+    /// APIConnectClusters. Each carries its `kind` (List items carry none).
+    func subsystemCRs(_ role: Role, name: String?) throws -> [DocumentNode] {
         var found: [DocumentNode] = []
-        for (group, resource, kind) in [own, ("apiconnect.ibm.com/v1beta1", "apiconnectclusters", "APIConnectCluster")]
-        where found.isEmpty {
+        for (group, resource, kind) in Self.subsystemResources(role) where found.isEmpty {
             for item in try list(
                 "/apis/\(group)/namespaces/\(S3Location.encode(namespace))/\(resource)", optional: true)
             {
@@ -111,14 +140,7 @@ extension KubeClient {
                 if name == nil || fields["metadata"]?["name"]?.string == name { found.append(.map(fields)) }
             }
         }
-        guard found.count == 1 else {
-            throw DRAuditError(
-                found.isEmpty
-                    ? "Kubernetes API \(endpoint.server): no \(own.2) or APIConnectCluster\(name.map { " named \($0)" } ?? "") in namespace \(namespace)"
-                    : "Kubernetes API \(endpoint.server): \(found.count) \(role.rawValue) CRs in namespace \(namespace); set \(role.rawValue).crName"
-            )
-        }
-        return found[0]
+        return found
     }
 
     /// One Secret by name, as a document `SavedSecret` can parse.
@@ -128,6 +150,21 @@ extension KubeClient {
             what: "Secret \(name)")
         return try Documents.parse(
             String(decoding: response.body, as: UTF8.self), name: "Kubernetes API answer for Secret \(name)")
+    }
+
+    /// One Secret by name, or nil when the namespace holds none of that name (404).
+    func secretIfPresent(_ name: String) throws -> DocumentNode? {
+        try secretIfPresentRaw(name).map {
+            try Documents.parse(String(decoding: $0, as: UTF8.self), name: "Kubernetes API answer for Secret \(name)")
+        }
+    }
+
+    /// One Secret's API answer as it came (JSON), or nil when the namespace holds none of that name.
+    func secretIfPresentRaw(_ name: String) throws -> Data? {
+        let response = try get(
+            "/api/v1/namespaces/\(S3Location.encode(namespace))/secrets/\(S3Location.encode(name))",
+            what: "Secret \(name)", allow404: true)
+        return response.status == 404 ? nil : response.body
     }
 
     /// All items of a List, following `continue`. `optional`: a 404 (CRD not installed) is an empty list.

@@ -51,6 +51,8 @@ public struct Config: Sendable {
     public var management: Subsystem?
     public var cluster: Cluster?
     public var policy: PairingPolicy
+    /// `kit.maxAge`: a DR kit saved longer ago than this is `DR_KIT_OLD`.
+    public var kitMaxAge: TimeInterval = Kit.defaultMaxAge
 
     public func subsystem(_ role: Role) -> Subsystem? { role == .portal ? portal : management }
 
@@ -59,7 +61,12 @@ public struct Config: Sendable {
         return try parse(root, file: file)
     }
 
-    static func parse(_ root: DocumentNode, file: URL) throws -> Config {
+    /// The config as `dr-audit save` reads it: only its `cluster:` section is needed.
+    public static func loadForSave(_ file: URL) throws -> Config {
+        try parse(try Documents.load(file, what: "config"), file: file, requireSubsystems: false)
+    }
+
+    static func parse(_ root: DocumentNode, file: URL, requireSubsystems: Bool = true) throws -> Config {
         let name = file.lastPathComponent
         let base = file.deletingLastPathComponent()
         func fail(_ key: String, _ why: String) -> DRAuditError { DRAuditError("\(name): \(key): \(why)") }
@@ -93,7 +100,9 @@ public struct Config: Sendable {
             return d
         }
 
-        guard let top = try map(root, "", allowed: ["database", "portal", "management", "cluster", "pairing"]) else {
+        guard
+            let top = try map(root, "", allowed: ["database", "portal", "management", "cluster", "pairing", "kit"])
+        else {
             throw DRAuditError("\(name): empty config")
         }
         var cluster: Cluster?
@@ -185,11 +194,17 @@ public struct Config: Sendable {
         case "off": policy.pitr = false
         case let other: throw fail("pairing.pitr", "'\(other)' is neither auto nor off")
         }
-        guard let database = try path(top["database"], "database") else { throw fail("database", "is required") }
-        let config = Config(
+        let kit = try map(top["kit"], "kit", allowed: ["maxAge"]) ?? [:]
+        let kitMaxAge = try duration(kit["maxAge"], "kit.maxAge", default: Kit.defaultMaxAge)
+        guard
+            let database = try path(top["database"], "database")
+                ?? (requireSubsystems ? nil : base.appendingPathComponent("dr-audit.sqlite"))
+        else { throw fail("database", "is required") }
+        var config = Config(
             file: file, database: database, portal: try subsystem("portal"),
             management: try subsystem("management"), cluster: cluster, policy: policy)
-        guard config.portal != nil || config.management != nil else {
+        config.kitMaxAge = kitMaxAge
+        guard config.portal != nil || config.management != nil || !requireSubsystems else {
             throw DRAuditError("\(name): neither portal nor management is configured")
         }
         return config

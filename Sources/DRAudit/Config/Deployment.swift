@@ -108,9 +108,9 @@ public enum Artifacts {
         }
     }
 
-    static func encryptionSecret(_ url: URL?, name: String?, kube: () throws -> KubeClient?)
-        -> DeploymentState.EncryptionState
-    {
+    static func encryptionSecret(
+        _ url: URL?, name: String?, role: Role = .portal, kube: () throws -> KubeClient?
+    ) -> DeploymentState.EncryptionState {
         if url == nil, let name {
             // Live: the Secret the CR names must exist in the cluster (and be saved elsewhere for a restore).
             guard let client = try? kube() else { return .notGiven }
@@ -123,7 +123,7 @@ public enum Artifacts {
         }
         guard let url else { return .notGiven }
         do {
-            let secret = try SavedSecret.parse(try Documents.load(url, what: "portal encryption Secret"))
+            let secret = try SavedSecret.parse(try Documents.load(url, what: "\(role.rawValue) encryption Secret"))
             return .saved(name: secret.name, hasData: secret.values.values.contains { !$0.isEmpty })
         } catch {
             return .unreadable("\(url.lastPathComponent): \(DRAuditError.oneLine(error))")

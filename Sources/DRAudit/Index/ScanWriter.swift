@@ -228,11 +228,16 @@ extension Index {
     }
 
     /// Writes one scan of the cluster exports: the PortalBackup/ManagementBackup records now present.
-    public func recordClusterScan(location: String, started: Date, records: [Row]) throws -> ScanCounts {
+    /// `liveKit`: what a live cluster scan read of the kit's objects (role, payload), replacing the last read; nil
+    /// leaves it as it was (export files read no live objects).
+    public func recordClusterScan(
+        location: String, started: Date, records: [Row], liveKit: [(role: String, payload: String)]? = nil
+    ) throws -> ScanCounts {
         try guarded {
             try queue.write { db in
                 let scan = try insertScan(
                     db, source: "cluster", location: location, started: started, status: "ok", error: nil, code: nil)
+                if let liveKit { try replaceLiveKit(db, rows: liveKit, scan: scan) }
                 let (added, gone) = try syncClusterRecords(db, rows: records, scan: scan)
                 try db.execute(
                     sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ? WHERE id = ?",

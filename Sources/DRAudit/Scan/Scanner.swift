@@ -94,7 +94,8 @@ public struct Scanner {
             let failure =
                 (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error), code: "TARGET_UNREACHABLE")
             if failure.code == Index.errorCode { throw failure }
-            logger.error("scan failed", metadata: ["source": "\(source)", "error": "\(failure.message)"])
+            // The command prints the failure as its one line; the log repeats it only with --verbose.
+            logger.info("scan failed", metadata: ["source": "\(source)", "error": "\(failure.message)"])
             try index.recordFailedScan(
                 source: source, location: target.location, started: started,
                 code: failure.code ?? "TARGET_UNREACHABLE", error: failure.message)
@@ -125,12 +126,15 @@ public struct Scanner {
         }
     }
 
-    /// Reads the backup CRs from the API server. Any failure fails the whole cluster scan.
-    func scanLiveCluster(client makeClient: () throws -> KubeClient) throws -> Report {
+    /// Reads the backup CRs from the API server, and what `kit` reads of the objects the DR kit holds copies of.
+    /// Any failure fails the whole cluster scan.
+    func scanLiveCluster(
+        client makeClient: () throws -> KubeClient, kit: (KubeClient) throws -> [Kit.LiveSubsystem] = { _ in [] }
+    ) throws -> Report {
         try scanClusterRecords(location: "Kubernetes API", failureCode: "CLUSTER_UNREACHABLE") { location in
             let client = try makeClient()
             location = client.location
-            return try client.backupRecords()
+            return (try client.backupRecords(), try kit(client))
         }
     }
 
@@ -141,7 +145,7 @@ public struct Scanner {
             location: files.compactMap { $0.1?.path }.joined(separator: ", "),
             failureCode: "CLUSTER_EXPORT_INVALID"
         ) { _ in
-            try files.flatMap { role, url -> [ClusterRecord] in
+            let records = try files.flatMap { role, url -> [ClusterRecord] in
                 guard let url else { return [] }
                 let document = try Documents.load(url, what: "\(role.rawValue) backups export")
                 do { return try ClusterExport.records(document, role: role) } catch {
@@ -150,6 +154,7 @@ public struct Scanner {
                         code: "CLUSTER_EXPORT_INVALID")
                 }
             }
+            return (records, nil)
         }
     }
 
@@ -157,19 +162,22 @@ public struct Scanner {
     /// recorded as a failed `cluster` scan and changes nothing else.
     private func scanClusterRecords(
         location initial: String, failureCode: String,
-        read: (inout String) throws -> [ClusterRecord]
+        read: (inout String) throws -> ([ClusterRecord], [Kit.LiveSubsystem]?)
     ) throws -> Report {
         let started = Date()
         var location = initial
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let rows: [Index.Row]
+        var liveKit: [(role: String, payload: String)]?
         do {
-            rows = try read(&location).map { r in
+            let (records, live) = try read(&location)
+            rows = try records.map { r in
                 Index.Row(
                     key: r.name, kind: r.kind.rawValue, phase: r.phase,
                     payload: String(decoding: try encoder.encode(r), as: UTF8.self))
             }
+            liveKit = try live?.map { ($0.role.rawValue, String(decoding: try encoder.encode($0), as: UTF8.self)) }
         } catch {
             let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error))
             try index.recordFailedScan(
@@ -177,7 +185,8 @@ public struct Scanner {
                 code: failure.code ?? failureCode, error: failure.message)
             return Report(source: "cluster", location: location, counts: nil, error: failure)
         }
-        let counts = try index.recordClusterScan(location: location, started: started, records: rows)
+        let counts = try index.recordClusterScan(
+            location: location, started: started, records: rows, liveKit: liveKit)
         return Report(source: "cluster", location: location, counts: counts, error: nil)
     }
 }

@@ -66,6 +66,8 @@ public struct DeploymentState: Sendable {
     public var portalSecret: SecretState?
     public var managementSecret: SecretState?
     public var encryptionSecret: EncryptionState = .notGiven
+    /// The management CR's encryption Secret (config `management.encryptionSecret`), checked when the CR sets one.
+    public var managementEncryptionSecret: EncryptionState = .notGiven
     /// The CRs as saved when the backups were taken (config `baseline:`), to compare against.
     public var portalBaseline: SubsystemCR?
     public var managementBaseline: SubsystemCR?
@@ -101,6 +103,8 @@ public struct AuditInput: Sendable {
     public var managementRecords: [ClusterRecord]?
     public var sources: [SourceState] = []
     public var deployment = DeploymentState()
+    /// The DR kit and what the last scan read of the live cluster; nil when the config names no kit.
+    public var kit: Kit.State?
 
     public init(now: Date, policy: PairingPolicy) {
         self.now = now
@@ -112,6 +116,8 @@ public struct Assessment: Sendable {
     public var pairing: PairingResult
     public var management: ManagementState
     public var findings: [Finding]
+    /// When the DR kit was last saved (its oldest file), for the report and metrics; nil without a kit.
+    public var kitSavedAt: Date? = nil
     public var status: AuditStatus { AuditStatus(findings) }
 }
 
@@ -143,6 +149,7 @@ public enum Audit {
         findings += managementFindings(input, management)
         findings += crossCheckFindings(input)
         findings += deploymentFindings(input)
+        if let kit = input.kit { findings += Kit.findings(kit, now: input.now) }
         findings += input.unrecognized.map {
             Finding(
                 "UNRECOGNIZED_OBJECT", .warn, $0.key,
@@ -153,7 +160,7 @@ public enum Audit {
             Finding("OBJECT_EMPTY", .warn, $0.key, "\($0.role.rawValue) metadata file \($0.key) is empty")
         }
         findings.sort { ($1.severity, $0.code, $0.subject) < ($0.severity, $1.code, $1.subject) }
-        return Assessment(pairing: pairing, management: management, findings: findings)
+        return Assessment(pairing: pairing, management: management, findings: findings, kitSavedAt: input.kit?.savedAt)
     }
 
     static func sourceFindings(_ input: AuditInput) -> [Finding] {
@@ -291,7 +298,8 @@ public enum Audit {
                     findings.append(
                         Finding(
                             "BACKUP_FAILED", .warn, subject,
-                            "\(subject) is Failed\(r.objectName.map { " (\($0))" } ?? ""); not counted as restorable"))
+                            "\(subject) is \(r.phase?.lowercased() == "failed" ? "Failed" : "in phase \(r.phase ?? "Failed")")\(r.objectName.map { " (\($0))" } ?? ""); not counted as restorable"
+                        ))
                 case .ready:
                     if let name = r.objectName, !(recordKey(name).map(present.contains) ?? false) {
                         findings.append(
@@ -332,49 +340,57 @@ public enum Audit {
         }
         for cr in [d.portalCR, d.managementCR].compactMap({ $0 }) {
             let subject = "\(cr.kind)/\(cr.name)"
-            if cr.name.count > cr.nameLimit {
+            let tooLong = cr.name.count > cr.nameLimit
+            if tooLong {
                 findings.append(
                     Finding(
                         "CR_NAME_TOO_LONG", .warn, subject,
-                        "\(subject) name has \(cr.name.count) characters; the DR procedure allows \(cr.nameLimit)"))
+                        "\(subject) name has \(cr.name.count) characters, over the DR topic's limit of \(cr.nameLimit) for a\(cr.kind == "APIConnectCluster" ? "n APIConnectCluster" : " subsystem CR"): a restore into a CR with a longer name works only where spec.originalUID can be set to the backed-up subsystem's UID"
+                    ))
             }
-            if cr.originalUID == nil {
+            // The original cluster's own CR needs none when the saved copy the restore applies carries its UID.
+            let baseline = cr.role == .portal ? d.portalBaseline : d.managementBaseline
+            let savedWithItsUID = cr.uid != nil && baseline?.originalUID == cr.uid
+            if cr.originalUID == nil && !savedWithItsUID {
                 findings.append(
                     Finding(
-                        "ORIGINAL_UID_MISSING", .warn, subject,
+                        "ORIGINAL_UID_MISSING", tooLong ? .fail : .warn, subject,
                         "\(subject) has no spec.originalUID; a restored \(cr.role.rawValue) must carry the original UID"
+                            + (tooLong ? ", and with a name over \(cr.nameLimit) characters the restore needs it" : "")
                     ))
             }
         }
-        if let portal = d.portalCR {
-            let subject = "\(portal.kind)/\(portal.name)"
-            if let expected = portal.encryptionSecretName {
-                switch d.encryptionSecret {
+        for (cr, state) in [(d.portalCR, d.encryptionSecret), (d.managementCR, d.managementEncryptionSecret)] {
+            guard let cr else { continue }
+            let subject = "\(cr.kind)/\(cr.name)"
+            let role = cr.role.rawValue
+            if let expected = cr.encryptionSecretName {
+                switch state {
                 case .notGiven:
                     findings.append(
                         Finding(
                             "ENCRYPTION_SECRET_NOT_SAVED", .fail, expected,
-                            "the portal encryption Secret \(expected) is not saved (config portal.encryptionSecret); a restore needs it"
+                            "the \(role) encryption Secret \(expected) is not saved (config \(role).encryptionSecret); a restore needs it"
                         ))
                 case .unreadable(let why):
                     findings.append(
                         Finding(
                             "ENCRYPTION_SECRET_NOT_SAVED", .fail, expected,
-                            "the saved portal encryption Secret is unusable: \(why)"))
+                            "the saved \(role) encryption Secret is unusable: \(why)"))
                 case .saved(let name, let hasData):
                     if name != expected {
                         findings.append(
                             Finding(
                                 "ENCRYPTION_SECRET_MISMATCH", .fail, expected,
-                                "the saved encryption Secret is \(name) but \(subject) uses \(expected)"))
+                                "the saved \(role) encryption Secret is \(name) but \(subject) uses \(expected)"))
                     } else if !hasData {
                         findings.append(
                             Finding(
                                 "ENCRYPTION_SECRET_MISMATCH", .fail, expected,
-                                "the saved encryption Secret \(name) holds no data"))
+                                "the saved \(role) encryption Secret \(name) holds no data"))
                     }
                 }
-            } else {
+            } else if cr.role == .portal {
                 findings.append(
                     Finding(
                         "ENCRYPTION_SECRET_UNSET", .warn, subject,
@@ -406,7 +422,16 @@ public enum Audit {
                 }
             }
         }
-        if let p = d.portalCR?.backup.schedule, let m = d.managementCR?.backup.schedule {
+        for cr in [d.portalCR, d.managementCR].compactMap({ $0 }) where cr.backup.scheduleIsEmpty {
+            findings.append(
+                Finding(
+                    "BACKUP_SCHEDULE_UNSET", .warn, "\(cr.kind)/\(cr.name)",
+                    "\(cr.kind)/\(cr.name) sets an empty backup schedule: no scheduled \(cr.role.rawValue) backups are taken"
+                ))
+        }
+        if let p = d.portalCR?.backup.schedule, let m = d.managementCR?.backup.schedule,
+            !(d.portalCR!.backup.scheduleIsEmpty || d.managementCR!.backup.scheduleIsEmpty)
+        {
             switch (CronSchedule(p), CronSchedule(m)) {
             case (let ps?, let ms?):
                 if !CronSchedule.align(ps, ms, tolerance: input.policy.tolerance, from: input.now) {

@@ -33,7 +33,8 @@ public struct ClusterRecord: Hashable, Codable, Sendable {
     public var verdict: Verdict {
         switch phase?.lowercased() {
         case "ready", "completed": return .ready
-        case "failed": return .failed
+        // An EDB Backup whose WAL archiving fails cannot be recovered to a consistent point.
+        case "failed", "walarchivingfailing": return .failed
         default: return .pending
         }
     }

@@ -7,6 +7,8 @@ public struct BackupSpec: Hashable, Codable, Sendable {
     public var port: Int?
     public var path: String?
     public var credentials: String?
+    /// The cron schedule. `""` when the CR sets `schedule: ''` (no scheduled backups, as restore-time CRs carry);
+    /// nil when the section has no `schedule` key (the operator's default applies).
     public var schedule: String?
     public var s3Provider: String?
     public var uriStyle: String?
@@ -26,6 +28,9 @@ public struct BackupSpec: Hashable, Codable, Sendable {
         self.uriStyle = uriStyle
         self.backupCerts = backupCerts
     }
+
+    /// `schedule: ''`: the CR asks for no scheduled backups.
+    public var scheduleIsEmpty: Bool { schedule?.trimmingCharacters(in: .whitespaces).isEmpty == true }
 }
 
 /// A PortalCluster, ManagementCluster or APIConnectCluster CR, reduced to what DR depends on.
@@ -42,6 +47,11 @@ public struct SubsystemCR: Hashable, Sendable {
     public var endpoints: Set<String> = []
     /// `metadata.namespace`, when the saved YAML carries it.
     public var namespace: String?
+    /// `spec.version` (the APIConnectCluster's for a top-level CR): the new install needs the same version.
+    public var version: String?
+    /// The portal web host names, in the CR's order: PortalCluster `spec.portalUIEndpoint.hosts[].name`,
+    /// APIConnectCluster `spec.portal.portalUIEndpoint.hosts[].name`. Empty for management CRs.
+    public var portalUIHosts: [String] = []
 
     /// The DR topic's name limits: subsystem CRs over 15 characters need originalUID; the
     /// APIConnectCluster name is limited to 10.
@@ -104,8 +114,17 @@ public struct SubsystemCR: Hashable, Sendable {
                 }
             }
         }
+        cr.version = document["spec", "version"]?.string.flatMap { $0.isEmpty ? nil : $0 }
+        if role == .portal {
+            let ui =
+                kind == "APIConnectCluster" ? ["spec", "portal", "portalUIEndpoint"] : ["spec", "portalUIEndpoint"]
+            cr.portalUIHosts = (document[ui]?["hosts"]?.items ?? []).compactMap { $0["name"]?.string }
+        }
         return cr
     }
+
+    /// The UID of the backed-up subsystem this CR stands for: `spec.originalUID`, else its own `metadata.uid`.
+    public var identity: String? { originalUID ?? uid }
 
     /// What changed from the CR as it was when the backups were taken (the saved original).
     public func changes(from baseline: SubsystemCR) -> [Finding] {
@@ -118,7 +137,7 @@ public struct SubsystemCR: Hashable, Sendable {
                     "\(role.rawValue) CR is named \(name) but was \(baseline.name) when the backups were taken; the restore needs the same name"
                 ))
         }
-        if let expected = baseline.originalUID ?? baseline.uid, originalUID != expected {
+        if let expected = baseline.identity, identity != expected {
             findings.append(
                 Finding(
                     "ORIGINAL_UID_CHANGED", .fail, subject,
@@ -144,8 +163,15 @@ public struct SubsystemCR: Hashable, Sendable {
         if now != then {
             findings.append(
                 Finding(
-                    "BACKUP_TARGET_CHANGED", .warn, subject,
-                    "\(subject) backs up to \(now.filter { !$0.isEmpty }.joined(separator: " ")) but the original used \(then.filter { !$0.isEmpty }.joined(separator: " ")); older backups stay where they were"
+                    "BACKUP_TARGET_CHANGED", .fail, subject,
+                    "\(subject) backs up to \(now.filter { !$0.isEmpty }.joined(separator: " ")) but the original used \(then.filter { !$0.isEmpty }.joined(separator: " ")); the backups taken before are not where the restore will look"
+                ))
+        }
+        if let then = baseline.version, let version, version != then {
+            findings.append(
+                Finding(
+                    "VERSION_CHANGED", .fail, subject,
+                    "\(subject) is version \(version) but the backups were taken on \(then); the DR procedure restores onto the same version and fix pack"
                 ))
         }
         return findings

@@ -66,6 +66,10 @@ public enum Metrics {
             "findings", "Audit findings by severity.",
             [Severity.info, .warn, .fail].map { ([("severity", $0.rawValue)], Double(bySeverity[$0]?.count ?? 0)) })
         metric("audit_status", "Audit verdict: 0 ok, 1 warn, 2 fail.", [([], Double(assessment.status.exitCode))])
+        metric(
+            "kit_age_seconds",
+            "Age of the DR kit (its oldest saved CR or Secret file) when the audit ran (-1: no kit).",
+            [([], assessment.kitSavedAt.map { now.timeIntervalSince($0) } ?? -1)])
         metric("audit_timestamp_seconds", "When the audit judged (its --now).", [([], now.timeIntervalSince1970)])
         metric(
             "last_scan_success", "1 when the last scan of a source succeeded.",

@@ -57,6 +57,12 @@ public struct Report: Sendable {
 
     var newest: Pair? { assessment.pairing.pairs.first }
 
+    /// When the DR kit was saved and how old it is.
+    var kitText: String {
+        guard let saved = assessment.kitSavedAt else { return "none configured" }
+        return "saved \(UTC.rfc3339(saved)) (\(DurationText.format(max(0, now.timeIntervalSince(saved)))) old)"
+    }
+
     // MARK: - Markdown
 
     public func markdown() -> String {
@@ -69,7 +75,8 @@ public struct Report: Sendable {
                 " (\(DurationText.format(now.timeIntervalSince(n.restorePoint))) old, RPO \(DurationText.format(policy.rpo)))"
         }
         out +=
-            "\n- Restorable pairs: \(assessment.pairing.pairs.count) (tolerance \(DurationText.format(policy.tolerance))); incomplete portal runs: \(assessment.pairing.incompleteRuns.count)\n\n"
+            "\n- Restorable pairs: \(assessment.pairing.pairs.count) (tolerance \(DurationText.format(policy.tolerance))); incomplete portal runs: \(assessment.pairing.incompleteRuns.count)\n"
+        out += "- DR kit: \(kitText)\n\n"
         out += "## Restorable pairs\n\n"
         if assessment.pairing.pairs.isEmpty {
             out += "None.\n\n"
@@ -132,7 +139,7 @@ public struct Report: Sendable {
             "<p>Verdict: <strong class=\"\(status)\">\(status.uppercased())</strong> · generated \(UTC.rfc3339(now)) · "
         out += "newest restore point \(newest.map { UTC.rfc3339($0.restorePoint) } ?? "none") · "
         out +=
-            "\(assessment.pairing.pairs.count) restorable pairs (tolerance \(DurationText.format(policy.tolerance)), RPO \(DurationText.format(policy.rpo)))</p>\n"
+            "\(assessment.pairing.pairs.count) restorable pairs (tolerance \(DurationText.format(policy.tolerance)), RPO \(DurationText.format(policy.rpo))) · DR kit \(html(kitText))</p>\n"
         out += "<h2>Timeline</h2>\n" + timelineSVG() + "\n"
         out +=
             "<h2>Restorable pairs</h2>\n<table><tr><th>Restore point</th><th>Skew</th><th>Management backup</th><th>Type</th><th>Portal run</th><th>Sites</th></tr>\n"
@@ -252,6 +259,8 @@ public struct Report: Sendable {
         var findings: [Finding]
         var coverage: [Coverage]
         var gaps: [Gap]
+        var kitSavedAt: String?
+        var kitAgeSeconds: Int?
     }
 
     public func json() -> String {
@@ -264,7 +273,9 @@ public struct Report: Sendable {
                     site: $0.site, runsWith: $0.runsWith, runsMissing: $0.runsMissing,
                     lastSeen: $0.lastSeen.map(UTC.rfc3339))
             },
-            gaps: gaps.map { .init(from: UTC.rfc3339($0.from), to: UTC.rfc3339($0.to)) })
+            gaps: gaps.map { .init(from: UTC.rfc3339($0.from), to: UTC.rfc3339($0.to)) },
+            kitSavedAt: assessment.kitSavedAt.map(UTC.rfc3339),
+            kitAgeSeconds: assessment.kitSavedAt.map { Int(now.timeIntervalSince($0).rounded()) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try! encoder.encode(doc), as: UTF8.self) + "\n"
