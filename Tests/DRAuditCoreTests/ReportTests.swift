@@ -220,3 +220,62 @@ struct ComplianceReportTests {
         #expect(text.contains("- Verdict: **WARN**"))
     }
 }
+
+func count(_ text: String, _ part: String) -> Int { text.components(separatedBy: part).count - 1 }
+
+struct TimelineAxisTests {
+    func axis(_ from: String, _ to: String, now: String? = nil) -> TimeAxis {
+        TimeAxis(events: [utc(from), utc(to)], now: utc(now ?? to), left: 150, right: 1175)
+    }
+
+    @Test func threeWeeksTickEveryDayAndLabelEveryOtherDay() {
+        let a = axis("2026-02-22T01:00:00Z", "2026-03-15T12:00:00Z")
+        #expect(a.tickStep == .days(1) && a.labelStep == .days(2))
+        #expect(a.ticks.first?.time == utc("2026-02-23T00:00:00Z"))
+        #expect(a.ticks.count == 21)
+        #expect(zip(a.ticks, a.ticks.dropFirst()).allSatisfy { $1.time.timeIntervalSince($0.time) == 86400 })
+        #expect(a.ticks.prefix(4).map(\.label) == [nil, "Feb 24", nil, "Feb 26"])
+    }
+
+    @Test func aWeekLabelsDaysAndNoonsAndAShortSpanEveryHour() {
+        let week = axis("2026-03-01T00:00:00Z", "2026-03-08T00:00:00Z")
+        #expect(week.tickStep == .hours(3) && week.labelStep == .hours(12))
+        #expect(week.ticks.prefix(9).map(\.label) == ["Mar 1", nil, nil, nil, "12:00", nil, nil, nil, "Mar 2"])
+        let hours = axis("2026-03-01T18:30:00Z", "2026-03-02T03:00:00Z")
+        #expect(hours.tickStep == .hours(1) && hours.labelStep == .hours(1))
+        #expect(hours.ticks.map(\.label).prefix(7) == ["19:00", "20:00", "21:00", "22:00", "23:00", "Mar 2", "01:00"])
+    }
+
+    @Test func longSpansThinToMondaysThenMonthsThenQuartersWithYears() {
+        let quarter = axis("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z")
+        #expect(quarter.tickStep == .days(1) && quarter.labelStep == .weeks)
+        #expect(quarter.ticks.compactMap { $0.label == nil ? nil : UTC.parts($0.time).weekday }.allSatisfy { $0 == 2 })
+        let year = axis("2025-03-10T00:00:00Z", "2026-03-10T00:00:00Z")
+        #expect(year.tickStep == .months(1) && year.labelStep == .months(1))
+        #expect(year.ticks.first == TimeAxis.Tick(time: utc("2025-04-01T00:00:00Z"), label: "Apr 2025"))
+        let decade = axis("2016-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
+        #expect(decade.tickStep == .months(3) && decade.labelStep == .years(1))
+        #expect(decade.ticks.last == TimeAxis.Tick(time: utc("2026-01-01T00:00:00Z"), label: "2026"))
+    }
+
+    @Test func theAxisEndsAtTheLaterOfTheLastEventAndTheReportTime() {
+        let now = axis("2026-03-01T00:00:00Z", "2026-03-10T00:00:00Z", now: "2026-03-11T00:00:00Z")
+        #expect(now.end == utc("2026-03-11T00:00:00Z") && now.breakFrom == nil)
+        #expect(now.x(now.end) == 1175 && now.x(now.start) == 150)
+        let event = axis("2026-03-01T00:00:00Z", "2026-03-10T00:00:00Z", now: "2026-03-05T00:00:00Z")
+        #expect(event.end == utc("2026-03-10T00:00:00Z"))
+    }
+
+    @Test func aLongEmptyStretchUpToTheReportTimeIsDrawnShort() throws {
+        // Three weeks of backups, then nothing for three months: the weeks keep their day ticks.
+        let a = axis("2026-01-01T00:00:00Z", "2026-01-22T00:00:00Z", now: "2026-04-22T00:00:00Z")
+        let cut = try #require(a.breakFrom)
+        #expect(cut > utc("2026-01-22T00:00:00Z") && cut < utc("2026-01-23T00:00:00Z"))
+        #expect(a.x(utc("2026-01-22T00:00:00Z")) < a.scaleRight && a.scaleRight == 1175 - TimeAxis.breakWidth)
+        #expect(a.x(a.end) == 1175)
+        #expect(a.tickStep == .days(1))
+        #expect(a.ticks.allSatisfy { $0.time <= cut })
+        // A stretch that takes less than a third of the width is drawn to scale.
+        #expect(axis("2026-01-01T00:00:00Z", "2026-01-22T00:00:00Z", now: "2026-01-29T00:00:00Z").breakFrom == nil)
+    }
+}
