@@ -206,10 +206,10 @@ struct ComplianceReportTests {
         #expect(!page.lowercased().contains("<script"))
         #expect(page.contains("&lt;script&gt;alert(1)@&quot;cat&quot;"))
         #expect(page.contains("<svg"))
-        #expect(page.contains("fill=\"#cf222e\""))  // the failed management backup is drawn red
         let svg = report().timelineSVG()
-        #expect(svg.components(separatedBy: "<circle").count - 1 == 4)
-        #expect(svg.components(separatedBy: "<line").count - 1 == 3)  // two pair links and the axis
+        #expect(count(svg, "class=\"backup restorable\"") == 3)
+        #expect(count(svg, "class=\"backup unrestorable\"") == 1)  // the failed one
+        #expect(count(svg, "class=\"pair backup\"") == 2)
     }
 
     @Test func markdownKeepsTablesIntact() {
@@ -277,5 +277,83 @@ struct TimelineAxisTests {
         #expect(a.ticks.allSatisfy { $0.time <= cut })
         // A stretch that takes less than a third of the width is drawn to scale.
         #expect(axis("2026-01-01T00:00:00Z", "2026-01-22T00:00:00Z", now: "2026-01-29T00:00:00Z").breakFrom == nil)
+    }
+}
+
+struct TimelineMarkTests {
+    let now = utc("2026-01-04T02:00:00Z")
+    let f = archived(full("2026-01-01T01:05:00Z"))
+    let late = archived(full("2026-01-02T04:30:00Z"))
+    var failed: ManagementBackup { archived(incr("2026-01-03T01:05:00Z", on: late, full: late, status: .failed)) }
+
+    /// Two nights paired (at a backup, then by PITR), an incomplete night, a manual run, a failed backup, one
+    /// recovery window cut by a WAL hole, and no restore point for the last two days.
+    func report(site: String = siteB, backupID: String? = nil) -> Report {
+        var input = AuditInput(now: now, policy: PairingPolicy(tolerance: 1800, rpo: 26 * 3600))
+        input.portalFiles =
+            run("2026-01-01T01:00:00Z", sites: [siteA, site]) + run("2026-01-02T01:00:00Z", sites: [siteA, site])
+            + run("2026-01-03T01:00:00Z", sites: [siteA]) + run("2026-01-03T15:00:00Z", sites: [siteA], system: false)
+        var failed = failed
+        if let backupID { failed.id = backupID }
+        input.managementBackups = [f, late, failed]
+        input.wal = walInventory(from: utc("2026-01-01T00:00:00Z"), to: now, holes: [utc("2026-01-03T12:02:00Z")])
+        let assessment = Audit.assess(input)
+        return Report(assessment: assessment, now: now, policy: input.policy)
+    }
+
+    @Test func everyBackupRunWindowHoleAndPairIsAMark() {
+        let t = report().timeline()
+        #expect(t.marks(.restorableBackup).map(\.from) == [f.time, late.time])
+        #expect(t.marks(.unrestorableBackup).map(\.from) == [failed.time])
+        #expect(t.marks(.unrestorableBackup)[0].title.contains("\(failed.id) (incr, pgbackrest)"))
+        #expect(t.marks(.unrestorableBackup)[0].title.contains("not restorable"))
+        #expect(t.marks(.recoveryWindow).map { [$0.from, $0.to] } == [[f.time, utc("2026-01-03T12:00:00Z")]])
+        #expect(
+            t.marks(.walHole).map { [$0.from, $0.to] } == [[utc("2026-01-03T12:00:00Z"), utc("2026-01-03T12:10:00Z")]])
+        #expect(t.marks(.completeRun).map(\.from) == [utc("2026-01-01T01:00:00Z"), utc("2026-01-02T01:00:00Z")])
+        #expect(t.marks(.incompleteRun).map(\.from) == [utc("2026-01-03T01:00:00Z")])
+        #expect(t.marks(.incompleteRun)[0].title.contains("missing sites \(siteB)"))
+        #expect(t.marks(.manualRun).map(\.from) == [utc("2026-01-03T15:00:10Z")])
+        #expect(t.hasManualRuns && t.lanes == 1)
+        // Each pair runs from its management point to the middle of its run.
+        #expect(t.marks(.backupPair).map { [$0.from, $0.to] } == [[f.time, utc("2026-01-01T01:00:10Z")]])
+        #expect(
+            t.marks(.pitrPair).map { [$0.from, $0.to] } == [[utc("2026-01-02T01:00:10Z"), utc("2026-01-02T01:00:10Z")]])
+        #expect(t.marks(.pitrPair)[0].title.contains("PITR point 2026-01-02T01:00:10Z from base backup \(f.id)"))
+        #expect(t.marks(.rpoGap).map { [$0.from, $0.to] } == [[utc("2026-01-02T01:00:10Z"), now]])
+        #expect(t.axis.end == now)
+    }
+
+    @Test func everyMarkIsDrawnWithItsTitleFirst() {
+        let r = report()
+        let t = r.timeline()
+        let svg = r.timelineSVG()
+        for kind in Timeline.Kind.allCases {
+            #expect(count(svg, "class=\"\(kind.rawValue)\"") == t.marks(kind).count, "\(kind)")
+        }
+        let opened = svg.split(separator: "class=\"").dropFirst().filter {
+            !$0.hasPrefix("now") && !$0.hasPrefix("axis")
+        }
+        #expect(opened.count == t.marks.count)
+        #expect(
+            opened.allSatisfy {
+                $0.range(of: #"^[^"]*"[^<>]*><title>[^<]+</title>"#, options: .regularExpression) != nil
+            })
+        #expect(svg.contains("viewBox=\"0 0 1200 ") && svg.contains("width=\"100%\""))
+        #expect(!svg.lowercased().contains("<script"))
+    }
+
+    @Test func hostileNamesAreEscapedInEveryTitle() {
+        let evil = "evil<script>alert(1)</script>&\"'"
+        let site = "portal.example.com@<img_src=x_onerror=alert(2)>@c"
+        let svg = report(site: site, backupID: evil).timelineSVG()
+        #expect(svg.contains("evil&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;"))
+        #expect(svg.contains("@&lt;img_src=x_onerror=alert(2)&gt;@c"))
+        #expect(!svg.contains("<script") && !svg.contains("<img"))
+        // No title carries markup: between <title> and </title> there is no tag.
+        let titles = svg.components(separatedBy: "<title>").dropFirst().map {
+            $0.components(separatedBy: "</title>")[0]
+        }
+        #expect(titles.count > 10 && titles.allSatisfy { !$0.contains("<") && !$0.contains(">") })
     }
 }
