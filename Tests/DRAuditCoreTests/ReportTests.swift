@@ -275,6 +275,7 @@ struct TimelineAxisTests {
         #expect(a.x(a.end) == 1175)
         #expect(a.tickStep == .days(1))
         #expect(a.ticks.allSatisfy { $0.time <= cut })
+        #expect(TimeAxis.roughly(a.end.timeIntervalSince(cut)) == "89d")  // the break's label
         // A stretch that takes less than a third of the width is drawn to scale.
         #expect(axis("2026-01-01T00:00:00Z", "2026-01-22T00:00:00Z", now: "2026-01-29T00:00:00Z").breakFrom == nil)
     }

@@ -133,6 +133,14 @@ public struct TimeAxis: Equatable, Sendable {
         }
     }
 
+    /// A duration in its largest whole unit, for the break's label (the title carries the exact times).
+    public static func roughly(_ seconds: TimeInterval) -> String {
+        for (unit, size) in [("d", 86400.0), ("h", 3600.0), ("m", 60.0)] where seconds >= 2 * size {
+            return "\(Int(seconds / size))\(unit)"
+        }
+        return DurationText.format(seconds)
+    }
+
     /// Where the scale ends: `right`, or where the break begins.
     public var scaleRight: Double { breakFrom == nil ? right : right - Self.breakWidth }
 
@@ -517,7 +525,7 @@ extension Report {
             svg +=
                 "<path d=\"M\(num(a - 2)) \(num(axisY + 5)) l6 -10 M\(num(a + 4)) \(num(axisY + 5)) l6 -10\" stroke=\"\(grey)\" fill=\"none\"/>"
             svg +=
-                "<text x=\"\(num((a + b) / 2))\" y=\"\(num(axisY + 18))\" text-anchor=\"middle\" font-size=\"10\" fill=\"\(grey)\">+\(DurationText.format(axis.end.timeIntervalSince(cut)))</text></g>\n"
+                "<text x=\"\(num((a + b) / 2))\" y=\"\(num(axisY + 18))\" text-anchor=\"middle\" font-size=\"10\" fill=\"\(grey)\">+\(TimeAxis.roughly(axis.end.timeIntervalSince(cut)))</text></g>\n"
         }
         return svg + "</svg>"
     }
