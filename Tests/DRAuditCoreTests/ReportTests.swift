@@ -206,10 +206,10 @@ struct ComplianceReportTests {
         #expect(!page.lowercased().contains("<script"))
         #expect(page.contains("&lt;script&gt;alert(1)@&quot;cat&quot;"))
         #expect(page.contains("<svg"))
-        #expect(page.contains("fill=\"#cf222e\""))  // the failed management backup is drawn red
         let svg = report().timelineSVG()
-        #expect(svg.components(separatedBy: "<circle").count - 1 == 4)
-        #expect(svg.components(separatedBy: "<line").count - 1 == 3)  // two pair links and the axis
+        #expect(count(svg, "class=\"backup restorable\"") == 3)
+        #expect(count(svg, "class=\"backup unrestorable\"") == 1)  // the failed one
+        #expect(count(svg, "class=\"pair backup\"") == 2)
     }
 
     @Test func markdownKeepsTablesIntact() {
@@ -218,5 +218,143 @@ struct ComplianceReportTests {
         #expect(text.contains("&lt;script&gt;"))
         #expect(text.contains("\\|x"))
         #expect(text.contains("- Verdict: **WARN**"))
+    }
+}
+
+func count(_ text: String, _ part: String) -> Int { text.components(separatedBy: part).count - 1 }
+
+struct TimelineAxisTests {
+    func axis(_ from: String, _ to: String, now: String? = nil) -> TimeAxis {
+        TimeAxis(events: [utc(from), utc(to)], now: utc(now ?? to), left: 150, right: 1175)
+    }
+
+    @Test func threeWeeksTickEveryDayAndLabelEveryOtherDay() {
+        let a = axis("2026-02-22T01:00:00Z", "2026-03-15T12:00:00Z")
+        #expect(a.tickStep == .days(1) && a.labelStep == .days(2))
+        #expect(a.ticks.first?.time == utc("2026-02-23T00:00:00Z"))
+        #expect(a.ticks.count == 21)
+        #expect(zip(a.ticks, a.ticks.dropFirst()).allSatisfy { $1.time.timeIntervalSince($0.time) == 86400 })
+        #expect(a.ticks.prefix(4).map(\.label) == [nil, "Feb 24", nil, "Feb 26"])
+    }
+
+    @Test func aWeekLabelsDaysAndNoonsAndAShortSpanEveryHour() {
+        let week = axis("2026-03-01T00:00:00Z", "2026-03-08T00:00:00Z")
+        #expect(week.tickStep == .hours(3) && week.labelStep == .hours(12))
+        #expect(week.ticks.prefix(9).map(\.label) == ["Mar 1", nil, nil, nil, "12:00", nil, nil, nil, "Mar 2"])
+        let hours = axis("2026-03-01T18:30:00Z", "2026-03-02T03:00:00Z")
+        #expect(hours.tickStep == .hours(1) && hours.labelStep == .hours(1))
+        #expect(hours.ticks.map(\.label).prefix(7) == ["19:00", "20:00", "21:00", "22:00", "23:00", "Mar 2", "01:00"])
+    }
+
+    @Test func longSpansThinToMondaysThenMonthsThenQuartersWithYears() {
+        let quarter = axis("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z")
+        #expect(quarter.tickStep == .days(1) && quarter.labelStep == .weeks)
+        #expect(quarter.ticks.compactMap { $0.label == nil ? nil : UTC.parts($0.time).weekday }.allSatisfy { $0 == 2 })
+        let year = axis("2025-03-10T00:00:00Z", "2026-03-10T00:00:00Z")
+        #expect(year.tickStep == .months(1) && year.labelStep == .months(1))
+        #expect(year.ticks.first == TimeAxis.Tick(time: utc("2025-04-01T00:00:00Z"), label: "Apr 2025"))
+        let decade = axis("2016-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
+        #expect(decade.tickStep == .months(3) && decade.labelStep == .years(1))
+        #expect(decade.ticks.last == TimeAxis.Tick(time: utc("2026-01-01T00:00:00Z"), label: "2026"))
+    }
+
+    @Test func theAxisEndsAtTheLaterOfTheLastEventAndTheReportTime() {
+        let now = axis("2026-03-01T00:00:00Z", "2026-03-10T00:00:00Z", now: "2026-03-11T00:00:00Z")
+        #expect(now.end == utc("2026-03-11T00:00:00Z") && now.breakFrom == nil)
+        #expect(now.x(now.end) == 1175 && now.x(now.start) == 150)
+        let event = axis("2026-03-01T00:00:00Z", "2026-03-10T00:00:00Z", now: "2026-03-05T00:00:00Z")
+        #expect(event.end == utc("2026-03-10T00:00:00Z"))
+    }
+
+    @Test func aLongEmptyStretchUpToTheReportTimeIsDrawnShort() throws {
+        // Three weeks of backups, then nothing for three months: the weeks keep their day ticks.
+        let a = axis("2026-01-01T00:00:00Z", "2026-01-22T00:00:00Z", now: "2026-04-22T00:00:00Z")
+        let cut = try #require(a.breakFrom)
+        #expect(cut > utc("2026-01-22T00:00:00Z") && cut < utc("2026-01-23T00:00:00Z"))
+        #expect(a.x(utc("2026-01-22T00:00:00Z")) < a.scaleRight && a.scaleRight == 1175 - TimeAxis.breakWidth)
+        #expect(a.x(a.end) == 1175)
+        #expect(a.tickStep == .days(1))
+        #expect(a.ticks.allSatisfy { $0.time <= cut })
+        #expect(TimeAxis.roughly(a.end.timeIntervalSince(cut)) == "89d")  // the break's label
+        // A stretch that takes less than a third of the width is drawn to scale.
+        #expect(axis("2026-01-01T00:00:00Z", "2026-01-22T00:00:00Z", now: "2026-01-29T00:00:00Z").breakFrom == nil)
+    }
+}
+
+struct TimelineMarkTests {
+    let now = utc("2026-01-04T02:00:00Z")
+    let f = archived(full("2026-01-01T01:05:00Z"))
+    let late = archived(full("2026-01-02T04:30:00Z"))
+    var failed: ManagementBackup { archived(incr("2026-01-03T01:05:00Z", on: late, full: late, status: .failed)) }
+
+    /// Two nights paired (at a backup, then by PITR), an incomplete night, a manual run, a failed backup, one
+    /// recovery window cut by a WAL hole, and no restore point for the last two days.
+    func report(site: String = siteB, backupID: String? = nil) -> Report {
+        var input = AuditInput(now: now, policy: PairingPolicy(tolerance: 1800, rpo: 26 * 3600))
+        input.portalFiles =
+            run("2026-01-01T01:00:00Z", sites: [siteA, site]) + run("2026-01-02T01:00:00Z", sites: [siteA, site])
+            + run("2026-01-03T01:00:00Z", sites: [siteA]) + run("2026-01-03T15:00:00Z", sites: [siteA], system: false)
+        var failed = failed
+        if let backupID { failed.id = backupID }
+        input.managementBackups = [f, late, failed]
+        input.wal = walInventory(from: utc("2026-01-01T00:00:00Z"), to: now, holes: [utc("2026-01-03T12:02:00Z")])
+        let assessment = Audit.assess(input)
+        return Report(assessment: assessment, now: now, policy: input.policy)
+    }
+
+    @Test func everyBackupRunWindowHoleAndPairIsAMark() {
+        let t = report().timeline()
+        #expect(t.marks(.restorableBackup).map(\.from) == [f.time, late.time])
+        #expect(t.marks(.unrestorableBackup).map(\.from) == [failed.time])
+        #expect(t.marks(.unrestorableBackup)[0].title.contains("\(failed.id) (incr, pgbackrest)"))
+        #expect(t.marks(.unrestorableBackup)[0].title.contains("not restorable"))
+        #expect(t.marks(.recoveryWindow).map { [$0.from, $0.to] } == [[f.time, utc("2026-01-03T12:00:00Z")]])
+        #expect(
+            t.marks(.walHole).map { [$0.from, $0.to] } == [[utc("2026-01-03T12:00:00Z"), utc("2026-01-03T12:10:00Z")]])
+        #expect(t.marks(.completeRun).map(\.from) == [utc("2026-01-01T01:00:00Z"), utc("2026-01-02T01:00:00Z")])
+        #expect(t.marks(.incompleteRun).map(\.from) == [utc("2026-01-03T01:00:00Z")])
+        #expect(t.marks(.incompleteRun)[0].title.contains("missing sites \(siteB)"))
+        #expect(t.marks(.manualRun).map(\.from) == [utc("2026-01-03T15:00:10Z")])
+        #expect(t.hasManualRuns && t.lanes == 1)
+        // Each pair runs from its management point to the middle of its run.
+        #expect(t.marks(.backupPair).map { [$0.from, $0.to] } == [[f.time, utc("2026-01-01T01:00:10Z")]])
+        #expect(
+            t.marks(.pitrPair).map { [$0.from, $0.to] } == [[utc("2026-01-02T01:00:10Z"), utc("2026-01-02T01:00:10Z")]])
+        #expect(t.marks(.pitrPair)[0].title.contains("PITR point 2026-01-02T01:00:10Z from base backup \(f.id)"))
+        #expect(t.marks(.rpoGap).map { [$0.from, $0.to] } == [[utc("2026-01-02T01:00:10Z"), now]])
+        #expect(t.axis.end == now)
+    }
+
+    @Test func everyMarkIsDrawnWithItsTitleFirst() {
+        let r = report()
+        let t = r.timeline()
+        let svg = r.timelineSVG()
+        for kind in Timeline.Kind.allCases {
+            #expect(count(svg, "class=\"\(kind.rawValue)\"") == t.marks(kind).count, "\(kind)")
+        }
+        let opened = svg.split(separator: "class=\"").dropFirst().filter {
+            !$0.hasPrefix("now") && !$0.hasPrefix("axis")
+        }
+        #expect(opened.count == t.marks.count)
+        #expect(
+            opened.allSatisfy {
+                $0.range(of: #"^[^"]*"[^<>]*><title>[^<]+</title>"#, options: .regularExpression) != nil
+            })
+        #expect(svg.contains("viewBox=\"0 0 1200 ") && svg.contains("width=\"100%\""))
+        #expect(!svg.lowercased().contains("<script"))
+    }
+
+    @Test func hostileNamesAreEscapedInEveryTitle() {
+        let evil = "evil<script>alert(1)</script>&\"'"
+        let site = "portal.example.com@<img_src=x_onerror=alert(2)>@c"
+        let svg = report(site: site, backupID: evil).timelineSVG()
+        #expect(svg.contains("evil&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;"))
+        #expect(svg.contains("@&lt;img_src=x_onerror=alert(2)&gt;@c"))
+        #expect(!svg.contains("<script") && !svg.contains("<img"))
+        // No title carries markup: between <title> and </title> there is no tag.
+        let titles = svg.components(separatedBy: "<title>").dropFirst().map {
+            $0.components(separatedBy: "</title>")[0]
+        }
+        #expect(titles.count > 10 && titles.allSatisfy { !$0.contains("<") && !$0.contains(">") })
     }
 }

@@ -307,6 +307,11 @@ struct CLITests {
         #expect(chromium.terminationStatus == 0)
         #expect(dom.contains("<svg"))
         #expect(dom.contains("<circle"))
+        // The timeline's parts survive the browser's parser, and the marks their tooltips.
+        for part in ["recovery-window", "wal-hole", "pair pitr", "pair backup", "run complete", "backup restorable"] {
+            #expect(dom.contains("class=\"\(part)\""), "\(part)")
+        }
+        #expect(dom.contains("<title>management backup "))
         #expect(dom.contains("Site coverage"))
         #expect(!dom.lowercased().contains("<script"))
     }

@@ -130,6 +130,7 @@ public struct Report: Sendable {
             body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
             td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;font-size:.9em}
             .ok{color:#1a7f37}.warn{color:#9a6700}.fail{color:#cf222e}
+            .timeline{overflow-x:auto}.timeline svg{display:block;width:100%;min-width:900px;height:auto}
             </style></head><body>
             <h1>\(html(title))</h1>
 
@@ -140,7 +141,7 @@ public struct Report: Sendable {
         out += "newest restore point \(newest.map { UTC.rfc3339($0.restorePoint) } ?? "none") · "
         out +=
             "\(assessment.pairing.pairs.count) restorable pairs (tolerance \(DurationText.format(policy.tolerance)), RPO \(DurationText.format(policy.rpo))) · DR kit \(html(kitText))</p>\n"
-        out += "<h2>Timeline</h2>\n" + timelineSVG() + "\n"
+        out += "<h2>Timeline</h2>\n<div class=\"timeline\">" + timelineSVG() + "</div>\n"
         out +=
             "<h2>Restorable pairs</h2>\n<table><tr><th>Restore point</th><th>Skew</th><th>Management backup</th><th>Type</th><th>Portal run</th><th>Sites</th></tr>\n"
         for p in assessment.pairing.pairs {
@@ -177,65 +178,6 @@ public struct Report: Sendable {
             }
         }
         return out
-    }
-
-    /// Management backups (dots) and portal runs (bars) on one time axis; pairs linked; gaps over the RPO shaded.
-    public func timelineSVG(width: Double = 960) -> String {
-        let runs = assessment.pairing.runs
-        let restorable = Set(
-            assessment.pairing.pairs.map(\.management.id) + assessment.pairing.unpairedManagement.map(\.id))
-        let known = Set(managementBackups.map(\.id))
-        let managementPoints =
-            managementBackups
-            + (assessment.pairing.pairs.map(\.management) + assessment.pairing.unpairedManagement)
-            .filter { !known.contains($0.id) }
-        var times = runs.flatMap { [$0.start, $0.end] } + managementPoints.map(\.time) + [now]
-        times.sort()
-        let start = times.first ?? now
-        let end = max(times.last ?? now, start.addingTimeInterval(3600))
-        let left = 20.0
-        let right = width - 20
-        let span = end.timeIntervalSince(start)
-        func x(_ t: Date) -> Double { left + (right - left) * t.timeIntervalSince(start) / span }
-        let mY = 40.0
-        let pY = 110.0
-        var svg =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"170\" viewBox=\"0 0 \(Int(width)) 170\" role=\"img\" aria-label=\"Backup timeline\">\n"
-        svg += "<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"170\" fill=\"#fff\"/>\n"
-        for gap in gaps {
-            svg += String(
-                format:
-                    "<rect x=\"%.1f\" y=\"20\" width=\"%.1f\" height=\"110\" fill=\"#cf222e\" fill-opacity=\"0.12\"><title>gap %@ to %@</title></rect>\n",
-                x(gap.from), max(1, x(gap.to) - x(gap.from)), UTC.rfc3339(gap.from), UTC.rfc3339(gap.to))
-        }
-        svg += "<text x=\"\(Int(left))\" y=\"15\" font-size=\"11\">management backups</text>\n"
-        svg += "<text x=\"\(Int(left))\" y=\"\(Int(pY + 30))\" font-size=\"11\">portal runs</text>\n"
-        for p in assessment.pairing.pairs {
-            svg += String(
-                format:
-                    "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#1a7f37\" stroke-width=\"1\"/>\n",
-                x(p.restorePoint), mY, x(p.run.start), pY)
-        }
-        for run in runs {
-            let color = run.isComplete ? "#1a7f37" : "#9a6700"
-            svg += String(
-                format:
-                    "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"10\" fill=\"%@\"><title>%@</title></rect>\n",
-                x(run.start), pY - 5, max(2, x(run.end) - x(run.start)), color,
-                html("portal run \(UTC.rfc3339(run.start))\(run.isComplete ? "" : " (incomplete)")"))
-        }
-        for m in managementPoints {
-            let color = restorable.contains(m.id) ? "#1a7f37" : "#cf222e"
-            svg += String(
-                format: "<circle cx=\"%.1f\" cy=\"%.0f\" r=\"4\" fill=\"%@\"><title>%@</title></circle>\n",
-                x(m.time), mY, color,
-                html("management \(m.id) \(UTC.rfc3339(m.time))\(restorable.contains(m.id) ? "" : " (not restorable)")")
-            )
-        }
-        svg += "<line x1=\"\(Int(left))\" y1=\"150\" x2=\"\(Int(right))\" y2=\"150\" stroke=\"#888\"/>\n"
-        svg += "<text x=\"\(Int(left))\" y=\"165\" font-size=\"10\">\(UTC.rfc3339(start))</text>\n"
-        svg += "<text x=\"\(Int(right))\" y=\"165\" font-size=\"10\" text-anchor=\"end\">\(UTC.rfc3339(end))</text>\n"
-        return svg + "</svg>"
     }
 
     // MARK: - JSON
