@@ -57,6 +57,9 @@ public struct Report: Sendable {
 
     var newest: Pair? { assessment.pairing.pairs.first }
 
+    /// How management gets to the pair's point: its backup, or point-in-time recovery from a base backup.
+    func recovery(_ pair: Pair) -> String { pair.recovery == .pitr ? "PITR from" : "backup" }
+
     /// When the DR kit was saved and how old it is.
     var kitText: String {
         guard let saved = assessment.kitSavedAt else { return "none configured" }
@@ -82,10 +85,10 @@ public struct Report: Sendable {
             out += "None.\n\n"
         } else {
             out +=
-                "| Restore point | Skew | Management backup | Type | Portal run | Sites |\n|---|---|---|---|---|---|\n"
+                "| Restore point | Skew | Recovery | Management backup | Type | Portal run | Sites |\n|---|---|---|---|---|---|---|\n"
             for p in assessment.pairing.pairs {
                 out +=
-                    "| \(UTC.rfc3339(p.restorePoint)) | \(DurationText.format(p.skew)) | \(md(p.management.id)) | \(p.management.type) | \(UTC.rfc3339(p.run.start)) | \(p.run.siteCount) |\n"
+                    "| \(UTC.rfc3339(p.restorePoint)) | \(DurationText.format(p.skew)) | \(recovery(p)) | \(md(p.management.id)) | \(p.management.type) | \(UTC.rfc3339(p.run.start)) | \(p.run.siteCount) |\n"
             }
             out += "\n"
         }
@@ -143,10 +146,10 @@ public struct Report: Sendable {
             "\(assessment.pairing.pairs.count) restorable pairs (tolerance \(DurationText.format(policy.tolerance)), RPO \(DurationText.format(policy.rpo))) · DR kit \(html(kitText))</p>\n"
         out += "<h2>Timeline</h2>\n<div class=\"timeline\">" + timelineSVG() + "</div>\n"
         out +=
-            "<h2>Restorable pairs</h2>\n<table><tr><th>Restore point</th><th>Skew</th><th>Management backup</th><th>Type</th><th>Portal run</th><th>Sites</th></tr>\n"
+            "<h2>Restorable pairs</h2>\n<table><tr><th>Restore point</th><th>Skew</th><th>Recovery</th><th>Management backup</th><th>Type</th><th>Portal run</th><th>Sites</th></tr>\n"
         for p in assessment.pairing.pairs {
             out +=
-                "<tr><td>\(UTC.rfc3339(p.restorePoint))</td><td>\(DurationText.format(p.skew))</td><td>\(html(p.management.id))</td><td>\(html(p.management.type))</td><td>\(UTC.rfc3339(p.run.start))</td><td>\(p.run.siteCount)</td></tr>\n"
+                "<tr><td>\(UTC.rfc3339(p.restorePoint))</td><td>\(DurationText.format(p.skew))</td><td>\(recovery(p))</td><td>\(html(p.management.id))</td><td>\(html(p.management.type))</td><td>\(UTC.rfc3339(p.run.start))</td><td>\(p.run.siteCount)</td></tr>\n"
         }
         out +=
             "</table>\n<h2>Findings</h2>\n<table><tr><th>Severity</th><th>Code</th><th>Subject</th><th>Message</th></tr>\n"
