@@ -281,6 +281,17 @@ struct AuditTests {
         #expect(!Audit.assess(input).findings.contains { $0.code.hasPrefix("PORTAL_SITE") })
     }
 
+    @Test func sitesBackedUpUnderAnotherHostThanThePortalCRsUIEndpointWarn() {
+        var input = healthy()
+        input.deployment.portalCR?.portalUIHosts = ["portal-web.think.org"]  // siteA's host
+        #expect(!Audit.assess(input).findings.contains { $0.code == "SITE_HOST_MISMATCH" })
+        input.deployment.portalCR?.portalUIHosts = ["portal.new.example.com"]
+        let finding = Audit.assess(input).findings.first { $0.code == "SITE_HOST_MISMATCH" }
+        #expect(finding?.severity == .warn)
+        #expect(finding?.message.contains("portal.new.example.com") == true)
+        #expect(finding?.message.contains("its sites' hosts are portal-web.think.org") == true)
+    }
+
     @Test func unpairedBackupsAreInfoOnly() {
         var input = healthy()
         input.managementBackups.append(archived(full("2026-01-02T06:00:00Z")))

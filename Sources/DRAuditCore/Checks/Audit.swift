@@ -149,6 +149,7 @@ public enum Audit {
         findings += managementFindings(input, management)
         findings += crossCheckFindings(input)
         findings += deploymentFindings(input)
+        findings += siteHostFindings(input.deployment.portalCR, pairing)
         if let kit = input.kit { findings += Kit.findings(kit, now: input.now) }
         findings += input.unrecognized.map {
             Finding(
@@ -330,6 +331,23 @@ public enum Audit {
             objectKey: \.id,
             recordKey: { $0 }, name: \.id, time: \.time, what: "management")
         return findings
+    }
+
+    /// Standard site backup names start with the portal web host: when no site of the newest scheduled run carries
+    /// the portal CR's UI endpoint host, the backups were taken under another host name than the CR restores to.
+    static func siteHostFindings(_ cr: SubsystemCR?, _ pairing: PairingResult) -> [Finding] {
+        guard let cr, !cr.portalUIHosts.isEmpty, let run = pairing.runs.last(where: \.isScheduled) else { return [] }
+        let hosts = Set(
+            run.siteEntries.keys.map { run.inventory.sites[Int($0)].split(separator: "@")[0] }.map(String.init))
+        guard !hosts.isEmpty, hosts.isDisjoint(with: cr.portalUIHosts) else { return [] }
+        let subject = "\(cr.kind)/\(cr.name)"
+        return [
+            Finding(
+                "SITE_HOST_MISMATCH", .warn, subject,
+                "no site of the newest scheduled portal run (\(UTC.rfc3339(run.start))) carries \(subject)'s portal UI "
+                    + "host \(cr.portalUIHosts.joined(separator: ", ")); its sites' hosts are "
+                    + "\(hosts.sorted().joined(separator: ", ")): a restore under this CR would not serve them")
+        ]
     }
 
     static func deploymentFindings(_ input: AuditInput) -> [Finding] {
