@@ -164,7 +164,8 @@ public enum Render {
                     })
         }
         if !result.unpairedManagement.isEmpty || !result.unpairedRuns.isEmpty {
-            out += "\nUnpaired: management \(result.unpairedManagement.map(\.id).joined(separator: ", ").ifEmpty("-"))"
+            out +=
+                "\nUnpaired: management \(DisplayText.escape(result.unpairedManagement.map(\.id).joined(separator: ", ").ifEmpty("-")))"
             out +=
                 "; portal runs \(result.unpairedRuns.map { UTC.rfc3339($0.start) }.joined(separator: ", ").ifEmpty("-"))\n"
         }
@@ -202,7 +203,10 @@ public enum Render {
         return String(decoding: try! encoder.encode(value), as: UTF8.self) + "\n"
     }
 
-    static func table(_ rows: [[String]]) -> String {
+    /// Every cell goes through `DisplayText.escape`: names come from storage and the cluster, and a newline or an
+    /// escape sequence in one would forge rows or drive the terminal.
+    static func table(_ cells: [[String]]) -> String {
+        let rows = cells.map { $0.map(DisplayText.escape) }
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max()! }
         return rows.map { row in
             row.enumerated().map { c, cell in

@@ -117,9 +117,11 @@ public struct Report: Sendable {
         return out
     }
 
-    /// Markdown table cells: pipes and line breaks would break the table; HTML is neutralised.
+    /// Markdown table cells: pipes and line breaks would break the table, brackets would make a link; HTML is
+    /// neutralised and control characters escaped (`html`).
     func md(_ text: String) -> String {
-        html(text).replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+        html(text).replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "[", with: "\\[")
+            .replacingOccurrences(of: "]", with: "\\]")
     }
 
     // MARK: - HTML
@@ -167,10 +169,11 @@ public struct Report: Sendable {
         return out
     }
 
+    /// Markup escaped, and control and bidi characters shown as escapes (`DisplayText.escape`).
     func html(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
-        for ch in text {
+        for ch in DisplayText.escape(text) {
             switch ch {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
