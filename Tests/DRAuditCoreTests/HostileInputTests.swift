@@ -102,3 +102,25 @@ struct HostileReportTests {
         #expect(report.markdown().contains("\\[restore-here\\](https:evil.example)"))
     }
 }
+
+struct DurationBoundTests {
+    @Test func aHugeDurationIsRefusedNotTrappedOn() throws {
+        #expect(throws: DurationText.Invalid.tooLong) { try DurationText.read("99999999999999999999d") }
+        #expect(throws: DurationText.Invalid.tooLong) {
+            try DurationText.read(String(repeating: "9", count: 400) + "s")
+        }
+        #expect(throws: DurationText.Invalid.tooLong) { try DurationText.read("36501d") }
+        #expect(throws: DurationText.Invalid.notADuration) { try DurationText.read("30") }
+        #expect(DurationText.parse("99999999999999999999d") == nil)
+        #expect(try DurationText.read("36500d") == DurationText.maximum)
+        #expect(try DurationText.read("1h30m") == 5400)
+    }
+
+    @Test func formattingAnyValueNeverTraps() {
+        #expect(DurationText.format(1e300) == "11574074074d1h46m40s")
+        #expect(DurationText.format(.infinity) == "inf")
+        #expect(DurationText.format(.nan) == "?")
+        #expect(DurationText.format(-90) == "-1m30s")
+        #expect(DurationText.format(DurationText.maximum) == "36500d")
+    }
+}

@@ -54,6 +54,9 @@ public struct Config: Sendable {
     /// `kit.maxAge`: a DR kit saved longer ago than this is `DR_KIT_OLD`.
     public var kitMaxAge: TimeInterval = Kit.defaultMaxAge
 
+    /// A target's timeout: a day is already no timeout at all (and milliseconds stay within what libssh2 takes).
+    public static let maximumTimeout: TimeInterval = 86400
+
     public func subsystem(_ role: Role) -> Subsystem? { role == .portal ? portal : management }
 
     public static func load(_ file: URL) throws -> Config {
@@ -66,7 +69,8 @@ public struct Config: Sendable {
         try parse(try Documents.load(file, what: "config"), file: file, requireSubsystems: false)
     }
 
-    static func parse(_ root: DocumentNode, file: URL, requireSubsystems: Bool = true) throws -> Config {
+    /// The config a parsed document describes; `file` is where it was read (paths are relative to its folder).
+    public static func parse(_ root: DocumentNode, file: URL, requireSubsystems: Bool = true) throws -> Config {
         let name = file.lastPathComponent
         let base = file.deletingLastPathComponent()
         func fail(_ key: String, _ why: String) -> DRAuditError { DRAuditError("\(name): \(key): \(why)") }
@@ -92,11 +96,14 @@ public struct Config: Sendable {
                 URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, relativeTo: base).standardizedFileURL
             }
         }
-        func duration(_ node: DocumentNode?, _ key: String, default value: TimeInterval) throws -> TimeInterval {
+        func duration(
+            _ node: DocumentNode?, _ key: String, default value: TimeInterval, maximum: (TimeInterval, String)? = nil
+        ) throws -> TimeInterval {
             guard let t = try text(node, key) else { return value }
-            guard let d = DurationText.parse(t), d > 0 else {
-                throw fail(key, "'\(t)' is not a duration (write it like 30m, 26h or 1d)")
-            }
+            let d: TimeInterval
+            do { d = try DurationText.read(t) } catch { throw fail(key, "'\(t)' \(error.reason)") }
+            guard d > 0 else { throw fail(key, "'\(t)' is not a duration (write it like 30m, 26h or 1d)") }
+            if let (limit, name) = maximum, d > limit { throw fail(key, "'\(t)' is longer than \(name)") }
             return d
         }
 
@@ -177,7 +184,8 @@ public struct Config: Sendable {
                 secret: try path(entries["secret"], "\(key).secret"),
                 encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
                 knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
-                timeout: try duration(entries["timeout"], "\(key).timeout", default: 30),
+                timeout: try duration(
+                    entries["timeout"], "\(key).timeout", default: 30, maximum: (Self.maximumTimeout, "1d")),
                 endpoint: try text(entries["endpoint"], "\(key).endpoint"),
                 caBundle: try path(entries["caBundle"], "\(key).caBundle"),
                 baseline: try path(entries["baseline"], "\(key).baseline"))

@@ -168,7 +168,22 @@ extension Character {
 
 /// Durations as operators write them in the config: `90s`, `30m`, `26h`, `7d`, or combined `1h30m`.
 public enum DurationText {
-    public static func parse(_ text: String) -> TimeInterval? {
+    /// The longest duration taken: 100 years. A tolerance, RPO or timeout beyond it is a typo, and a number of
+    /// seconds past `Int.max` would trap where it is formatted or handed to libcurl.
+    public static let maximum: TimeInterval = 100 * 365 * 86400
+
+    public struct Invalid: Error, Equatable, CustomStringConvertible, Sendable {
+        /// Completes "'<text>' …": why the text is refused.
+        public var reason: String
+        public var description: String { reason }
+        public static let notADuration = Invalid(reason: "is not a duration (write it like 30m, 26h or 1d)")
+        public static let tooLong = Invalid(reason: "is longer than 100 years, the longest duration dr-audit takes")
+    }
+
+    public static func parse(_ text: String) -> TimeInterval? { try? read(text) }
+
+    /// The duration `text` writes, or why it is not one.
+    public static func read(_ text: String) throws(Invalid) -> TimeInterval {
         let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
         var total: TimeInterval = 0
         var number = ""
@@ -181,15 +196,19 @@ public enum DurationText {
                 number = ""
                 sawUnit = true
             } else {
-                return nil
+                throw .notADuration
             }
         }
-        guard number.isEmpty, sawUnit else { return nil }
+        guard number.isEmpty, sawUnit else { throw .notADuration }
+        guard total.isFinite, total <= maximum else { throw .tooLong }
         return total
     }
 
+    /// `1d2h3m4s`; whatever the value (a negative, huge or not finite one is clamped, never trapped on).
     public static func format(_ seconds: TimeInterval) -> String {
-        var rest = Int(seconds.rounded())
+        guard seconds.isFinite else { return seconds.isNaN ? "?" : seconds < 0 ? "-inf" : "inf" }
+        if seconds < 0 { return "-" + format(-seconds) }
+        var rest = Int(min(seconds, 1e15).rounded())
         if rest == 0 { return "0s" }
         var parts: [String] = []
         for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
