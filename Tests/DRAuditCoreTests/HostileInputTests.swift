@@ -124,3 +124,192 @@ struct DurationBoundTests {
         #expect(DurationText.format(DurationText.maximum) == "36500d")
     }
 }
+
+struct DocumentBuilderTests {
+    typealias E = DocumentBuilder.Event
+
+    func build(_ events: [E], limits: DocumentLimits = .document, stream: Bool = false) throws -> (
+        DocumentNode?, [DocumentNode]
+    ) {
+        var builder = DocumentBuilder(limits: limits, streamItems: stream)
+        var items: [DocumentNode] = []
+        for event in events {
+            if let (index, item) = try builder.add(event) {
+                #expect(index == items.count)
+                items.append(item)
+            }
+        }
+        return (builder.root, items)
+    }
+
+    @Test func buildsMappingsListsScalarsAndNulls() throws {
+        let (root, _) = try build([
+            .mappingStart(), .scalar("a"), .scalar("1"), .scalar("b"), .sequenceStart(), .scalar("x"),
+            .scalar("~"), .scalar("null", plain: false), .sequenceEnd, .mappingEnd,
+        ])
+        #expect(root == .map(["a": .scalar("1"), "b": .list([.scalar("x"), .null, .scalar("null")])]))
+    }
+
+    /// The billion laughs: ten aliases of ten aliases of … Refused once aliases repeat 10,000 nodes.
+    @Test func anAliasBombIsRefused() throws {
+        var events: [E] = [.mappingStart(), .scalar("a0"), .sequenceStart(anchor: "a0")]
+        events += Array(repeating: .scalar("lol"), count: 10) + [.sequenceEnd]
+        for level in 1...9 {
+            events += [.scalar("a\(level)"), .sequenceStart(anchor: "a\(level)")]
+            events += Array(repeating: .alias("a\(level - 1)"), count: 10) + [.sequenceEnd]
+        }
+        events.append(.mappingEnd)
+        #expect(throws: DocumentError("aliases repeat more than 10000 nodes (an alias bomb?)")) {
+            try build(events)
+        }
+    }
+
+    @Test func aFewAliasesAreFine() throws {
+        let (root, _) = try build([
+            .mappingStart(), .scalar("t"), .scalar("30s", anchor: "t"), .scalar("u"), .alias("t"),
+            .scalar("m"), .mappingStart(anchor: "m"), .scalar("k"), .scalar("v"), .mappingEnd,
+            .scalar("n"), .alias("m"), .alias("t"), .scalar("as key"), .mappingEnd,
+        ])
+        #expect(root?["u"] == .scalar("30s"))
+        #expect(root?["n", "k"] == .scalar("v"))
+        #expect(root?["30s"] == .scalar("as key"))
+        #expect(throws: DocumentError("alias *nope names no anchor")) { try build([.alias("nope")]) }
+    }
+
+    @Test func deepNestingIsRefusedBeforeItCostsAnything() throws {
+        let deep: [E] = Array(repeating: .sequenceStart(), count: 100_000)
+        #expect(throws: DocumentError("nested deeper than 100 levels")) { try build(deep) }
+        let fine: [E] = Array(repeating: .sequenceStart(), count: 100) + Array(repeating: .sequenceEnd, count: 100)
+        #expect(try build(fine).0 != nil)
+        // An alias cannot carry a deep anchor deeper.
+        var events: [E] = [.sequenceStart(), .sequenceStart(anchor: "d")]
+        events += Array(repeating: .sequenceStart(), count: 60) + Array(repeating: .sequenceEnd, count: 61)
+        events += Array(repeating: .sequenceStart(), count: 50) + [.alias("d")]
+        #expect(throws: DocumentError("nested deeper than 100 levels")) { try build(events) }
+    }
+
+    @Test func nodesAreCounted() throws {
+        let limits = DocumentLimits(maxBytes: 1 << 20, maxNodes: 100)
+        let many: [E] = [.sequenceStart()] + Array(repeating: .scalar("x"), count: 100) + [.sequenceEnd]
+        #expect(throws: DocumentError("more than 100 nodes")) { try build(many, limits: limits) }
+        let anchors: [E] =
+            [.sequenceStart(), .sequenceStart(anchor: "a")] + Array(repeating: .scalar("x"), count: 20)
+            + [.sequenceEnd]
+        #expect(
+            throws: DocumentError("anchors hold more than 10 nodes"),
+            performing: {
+                try build(anchors, limits: DocumentLimits(maxBytes: 1 << 20, maxAliasNodes: 10))
+            })
+    }
+
+    @Test func aKeyMayAppearOnceInAMapping() {
+        #expect(throws: DocumentError("the key 'items' appears twice in one mapping")) {
+            try build([
+                .mappingStart(), .scalar("items"), .sequenceStart(), .sequenceEnd, .scalar("items"), .scalar("x"),
+                .mappingEnd,
+            ])
+        }
+    }
+
+    @Test func keysMustBeScalars() {
+        #expect(throws: DocumentError("a mapping key is not a scalar")) {
+            try build([.mappingStart(), .sequenceStart(), .sequenceEnd, .scalar("v"), .mappingEnd])
+        }
+    }
+
+    /// An export's items are handed over one at a time and not kept; each is counted on its own.
+    @Test func itemsAreStreamedAndCountedEachOnItsOwn() throws {
+        let limits = DocumentLimits(maxBytes: 1 << 20, maxNodes: 50)
+        var events: [E] = [.mappingStart(), .scalar("kind"), .scalar("List"), .scalar("items"), .sequenceStart()]
+        for i in 0..<1000 {
+            events += [.mappingStart(), .scalar("metadata"), .mappingStart(), .scalar("name"), .scalar("cr\(i)")]
+            events += [.mappingEnd, .mappingEnd]
+        }
+        events += [.sequenceEnd, .mappingEnd]
+        let (root, items) = try build(events, limits: limits, stream: true)
+        #expect(items.count == 1000)
+        #expect(items[999]["metadata", "name"] == .scalar("cr999"))
+        #expect(root == .map(["kind": .scalar("List"), "items": .list([])]))
+        // Not streamed, the same document is over the limit.
+        #expect(throws: DocumentError("more than 50 nodes")) { try build(events, limits: limits) }
+        let big: [E] =
+            [.mappingStart(), .scalar("items"), .sequenceStart(), .sequenceStart()]
+            + Array(repeating: .scalar("x"), count: 60)
+        #expect(throws: DocumentError("item 0 has more than 50 nodes")) { try build(big, limits: limits, stream: true) }
+    }
+}
+
+struct JSONEventsTests {
+    /// Reads `text`, `chunk` bytes at a time, into a document.
+    func read(_ text: String, chunk: Int = 7, limits: DocumentLimits = .document) throws -> DocumentNode? {
+        var bytes = Array(text.utf8)[...]
+        var events = JSONEvents {
+            guard !bytes.isEmpty else { return nil }
+            defer { bytes = bytes.dropFirst(chunk) }
+            return Array(bytes.prefix(chunk))
+        }
+        var builder = DocumentBuilder(limits: limits)
+        while let event = try events.next() { _ = try builder.add(event) }
+        return builder.root
+    }
+
+    /// Read as YAML 1.1, a raw U+009B in a JSON string was refused and a raw U+0085 folded to a space; Go's
+    /// JSON encoder (kubectl) writes both raw.
+    @Test func stringsComeBackExactly() throws {
+        let name = "evil\u{85}nel\u{9B}2J\u{2028}ls\u{202E}x"
+        let root = try read("{\"status\": {\"fullBackupName\": \"\(name)\"}}")
+        #expect(root?["status", "fullBackupName"] == .scalar(name))
+        let escaped = try read(#"["\u001b[2J\u00e9\ud83d\ude00\"\\\/\b\f\n\r\t", "null", null, true, -0.5e+3, 0]"#)
+        #expect(
+            escaped
+                == .list([
+                    .scalar("\u{1B}[2Jé😀\"\\/\u{8}\u{C}\n\r\t"), .scalar("null"), .null, .scalar("true"),
+                    .scalar("-0.5e+3"), .scalar("0"),
+                ]))
+    }
+
+    @Test func anyChunkingReadsTheSame() throws {
+        let text = "\u{FEFF}{\"a\": [1, {\"b\": \"ü\u{85}\"}], \"c\": \"\\ud83d\\ude00\"}\n"
+        let expected = try read(text, chunk: 1 << 20)
+        for chunk in 1...9 { #expect(try read(text, chunk: chunk) == expected) }
+        #expect(expected?["a"]?.items?.count == 2)
+    }
+
+    @Test(arguments: [
+        ("{\"a\": 1} x", "malformed JSON: unexpected data after the document"),
+        ("{\"a\": \"x\ny\"}", "malformed JSON: a control character in a string (JSON escapes them)"),
+        (#"["\ud800"]"#, "malformed JSON: a lone surrogate in \\u escapes"),
+        ("[01]", "malformed JSON: a malformed number"), ("[1,]", "malformed JSON: expected a value"),
+        ("{a: 1}", "malformed JSON: expected a key in double quotes"), ("[tru]", "malformed JSON: expected true"),
+        ("{\"a\" 1}", "malformed JSON: expected ':' after a key"), ("[1", "malformed JSON: the document ends early"),
+        ("[\"\\x\"]", "malformed JSON: an unknown escape in a string"),
+    ])
+    func malformedJSONIsOneLine(_ text: String, _ message: String) {
+        #expect(throws: DocumentError(message)) { try read(text) }
+    }
+
+    @Test func nestingIsBoundedByTheBuilder() {
+        #expect(throws: DocumentError("nested deeper than 100 levels")) {
+            try read(String(repeating: "[", count: 100_000), chunk: 4096)
+        }
+        #expect(throws: DocumentError("nested deeper than 100 levels")) {
+            try read(String(repeating: "{\"a\":", count: 100_000), chunk: 4096)
+        }
+    }
+
+    @Test func anEmptyInputIsNoDocument() throws {
+        #expect(try read("") == nil)
+        #expect(try read(" \n\t ") == nil)
+    }
+
+    @Test func aStringIsBounded() {
+        var bytes: [UInt8]? = Array("[\"\(String(repeating: "x", count: 17))\"]".utf8)
+        var events = JSONEvents(maxStringBytes: 16) {
+            defer { bytes = nil }
+            return bytes
+        }
+        #expect(throws: DocumentError("a single value is larger than 16 bytes")) {
+            while try events.next() != nil {}
+        }
+    }
+}

@@ -178,7 +178,8 @@ extension KubeClient {
                 url, what: String(path.split(separator: "/").last ?? ""), allow404: optional && token == nil)
             if response.status == 404 { return [] }
             let document = try Documents.parse(
-                String(decoding: response.body, as: UTF8.self), name: "Kubernetes API answer for \(path)")
+                String(decoding: response.body, as: UTF8.self), name: "Kubernetes API answer for \(path)",
+                limits: .apiAnswer)
             items += document["items"]?.items ?? []
             token = document["metadata", "continue"]?.string.flatMap { $0.isEmpty ? nil : $0 }
         } while token != nil

@@ -176,12 +176,18 @@ extension Index {
     }
 
     public func presentClusterPayloads() throws -> [(kind: String, payload: String)] {
+        var out: [(kind: String, payload: String)] = []
+        try presentClusterRecords { out.append(($0, $1)) }
+        return out
+    }
+
+    /// Hands over the present cluster records one by one, as they are read: 100,000 CRs never sit in memory twice.
+    public func presentClusterRecords(_ each: (_ kind: String, _ payload: String) throws -> Void) throws {
         try guarded {
             try queue.read { db in
-                try GRDB.Row.fetchAll(
-                    db, sql: "SELECT kind, payload FROM cluster_records WHERE gone_scan IS NULL ORDER BY kind, name"
-                )
-                .map { ($0[0], $0[1]) }
+                let rows = try GRDB.Row.fetchCursor(
+                    db, sql: "SELECT kind, payload FROM cluster_records WHERE gone_scan IS NULL ORDER BY kind, name")
+                while let row = try rows.next() { try each(row[0], row[1]) }
             }
         }
     }

@@ -227,22 +227,119 @@ extension Index {
         }
     }
 
-    /// Writes one scan of the cluster exports: the PortalBackup/ManagementBackup records now present.
+    /// Writes one scan of the cluster: the PortalBackup/ManagementBackup records now present.
     /// `liveKit`: what a live cluster scan read of the kit's objects (role, payload), replacing the last read; nil
     /// leaves it as it was (export files read no live objects).
     public func recordClusterScan(
         location: String, started: Date, records: [Row], liveKit: [(role: String, payload: String)]? = nil
     ) throws -> ScanCounts {
-        try guarded {
-            try queue.write { db in
-                let scan = try insertScan(
-                    db, source: "cluster", location: location, started: started, status: "ok", error: nil, code: nil)
-                if let liveKit { try replaceLiveKit(db, rows: liveKit, scan: scan) }
-                let (added, gone) = try syncClusterRecords(db, rows: records, scan: scan)
+        let writer = try beginClusterScan(location: location, started: started)
+        try writer.stage(records)
+        return try writer.commit(liveKit: liveKit)
+    }
+
+    /// Starts a cluster scan: records are staged in a TEMP table as the export is read (no lock on the index, and
+    /// a 100,000-CR export never whole in memory), and `commit` compares them with the index in SQL.
+    public func beginClusterScan(location: String, started: Date) throws -> ClusterScanWriter {
+        try ClusterScanWriter(index: self, location: location, started: started)
+    }
+
+    public final class ClusterScanWriter {
+        let index: Index
+        let location: String
+        let started: Date
+        private var open = true
+
+        fileprivate init(index: Index, location: String, started: Date) throws {
+            self.index = index
+            self.location = location
+            self.started = started
+            try index.guarded {
+                try index.queue.inDatabase { db in
+                    try db.execute(
+                        sql: """
+                            DROP TABLE IF EXISTS temp.staged_records;
+                            DROP TABLE IF EXISTS temp.staged_unique_records;
+                            CREATE TEMP TABLE staged_records (kind TEXT NOT NULL, name TEXT NOT NULL, phase TEXT,
+                                                              payload TEXT NOT NULL);
+                            """)
+                }
+            }
+        }
+
+        deinit { discard() }
+
+        /// Adds records, in the order read. Writes only the TEMP table.
+        public func stage(_ rows: [Row]) throws {
+            try index.guarded {
+                try index.queue.inDatabase { db in
+                    try db.inTransaction(.deferred) {
+                        let insert = try db.cachedStatement(
+                            sql: "INSERT INTO temp.staged_records (kind, name, phase, payload) VALUES (?, ?, ?, ?)")
+                        for row in rows {
+                            try insert.execute(arguments: [row.kind, row.key, row.phase, row.payload ?? "{}"])
+                        }
+                        return .commit
+                    }
+                }
+            }
+        }
+
+        /// Writes the scan in one transaction: records that went or changed are marked gone by it, and the new
+        /// and changed ones inserted. A record named twice counts once, as first read. `liveKit`: as for
+        /// `recordClusterScan`.
+        public func commit(liveKit: [(role: String, payload: String)]? = nil) throws -> ScanCounts {
+            defer { discard() }
+            return try index.guarded {
+                try index.queue.inDatabase { db in
+                    // SQLite's bare columns: each (kind, name) group's values come from its first row.
+                    try db.execute(
+                        sql: """
+                            CREATE TEMP TABLE staged_unique_records AS
+                                SELECT kind, name, phase, payload, min(rowid) AS first FROM temp.staged_records
+                                GROUP BY kind, name;
+                            CREATE UNIQUE INDEX temp.staged_unique_records_key ON staged_unique_records (kind, name);
+                            """)
+                }
+                return try index.queue.write { db in
+                    let scan = try index.insertScan(
+                        db, source: "cluster", location: location, started: started, status: "ok", error: nil,
+                        code: nil)
+                    if let liveKit { try index.replaceLiveKit(db, rows: liveKit, scan: scan) }
+                    let seen = try Int.fetchOne(db, sql: "SELECT count(*) FROM temp.staged_unique_records") ?? 0
+                    try db.execute(
+                        sql: """
+                            UPDATE cluster_records SET gone_scan = ?
+                            WHERE gone_scan IS NULL AND NOT EXISTS (
+                                SELECT 1 FROM temp.staged_unique_records s WHERE s.kind = cluster_records.kind
+                                AND s.name = cluster_records.name AND s.phase IS cluster_records.phase
+                                AND s.payload = cluster_records.payload)
+                            """, arguments: [scan])
+                    let gone = db.changesCount
+                    try db.execute(
+                        sql: """
+                            INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan)
+                            SELECT kind, name, phase, payload, ? FROM temp.staged_unique_records s
+                            WHERE NOT EXISTS (SELECT 1 FROM cluster_records c WHERE c.kind = s.kind AND c.name = s.name
+                                              AND c.gone_scan IS NULL)
+                            ORDER BY first
+                            """, arguments: [scan])
+                    let added = db.changesCount
+                    try db.execute(
+                        sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ? WHERE id = ?",
+                        arguments: [seen, added, gone, scan])
+                    return ScanCounts(scanID: scan, seen: seen, added: added, gone: gone)
+                }
+            }
+        }
+
+        /// Drops what was staged; the index is untouched.
+        public func discard() {
+            guard open else { return }
+            open = false
+            try? index.queue.inDatabase { db in
                 try db.execute(
-                    sql: "UPDATE scans SET objects_seen = ?, objects_added = ?, objects_gone = ? WHERE id = ?",
-                    arguments: [records.count, added, gone, scan])
-                return ScanCounts(scanID: scan, seen: records.count, added: added, gone: gone)
+                    sql: "DROP TABLE IF EXISTS temp.staged_records; DROP TABLE IF EXISTS temp.staged_unique_records")
             }
         }
     }
@@ -270,41 +367,5 @@ extension Index {
                 source, location, started.timeIntervalSince1970, Date().timeIntervalSince1970, status, error, code,
             ])
         return db.lastInsertedRowID
-    }
-
-    /// Marks cluster records gone that are no longer present or whose content changed, and inserts the new ones.
-    private func syncClusterRecords(_ db: Database, rows: [Row], scan: Int64) throws -> (added: Int, gone: Int) {
-        struct Key: Hashable {
-            var kind: String
-            var name: String
-        }
-        var present: [Key: (id: Int64, phase: String?, payload: String?)] = [:]
-        for row in try GRDB.Row.fetchAll(
-            db, sql: "SELECT id, kind, name, phase, payload FROM cluster_records WHERE gone_scan IS NULL")
-        {
-            present[Key(kind: row[1], name: row[2])] = (row[0], row[3], row[4])
-        }
-        let insert = try db.cachedStatement(
-            sql: "INSERT INTO cluster_records (kind, name, phase, payload, first_seen_scan) VALUES (?, ?, ?, ?, ?)")
-        let markGone = try db.cachedStatement(sql: "UPDATE cluster_records SET gone_scan = ? WHERE id = ?")
-        var added = 0
-        var gone = 0
-        var seen: Set<Key> = []
-        for row in rows {
-            let key = Key(kind: row.kind, name: row.key)
-            guard seen.insert(key).inserted else { continue }
-            if let old = present[key] {
-                if old.phase == row.phase && old.payload == row.payload { continue }
-                try markGone.execute(arguments: [scan, old.id])
-                gone += 1
-            }
-            try insert.execute(arguments: [row.kind, row.key, row.phase, row.payload ?? "{}", scan])
-            added += 1
-        }
-        for (key, old) in present where !seen.contains(key) {
-            try markGone.execute(arguments: [scan, old.id])
-            gone += 1
-        }
-        return (added, gone)
     }
 }

@@ -131,62 +131,63 @@ public struct Scanner {
     func scanLiveCluster(
         client makeClient: () throws -> KubeClient, kit: (KubeClient) throws -> [Kit.LiveSubsystem] = { _ in [] }
     ) throws -> Report {
-        try scanClusterRecords(location: "Kubernetes API", failureCode: "CLUSTER_UNREACHABLE") { location in
+        try scanClusterRecords(location: "Kubernetes API", failureCode: "CLUSTER_UNREACHABLE") { location, emit in
             let client = try makeClient()
             location = client.location
-            return (try client.backupRecords(), try kit(client))
+            for record in try client.backupRecords() { try emit(record) }
+            return try kit(client)
         }
     }
 
-    /// Reads the cluster exports and records their backup CRs. A bad export fails the whole cluster scan.
+    /// Reads the cluster exports, an item at a time, and records their backup CRs. A bad export fails the whole
+    /// cluster scan.
     public func scanCluster(_ cluster: Config.Cluster) throws -> Report {
         let files = [(Role.portal, cluster.portalBackups), (Role.management, cluster.managementBackups)]
         return try scanClusterRecords(
             location: files.compactMap { $0.1?.path }.joined(separator: ", "),
             failureCode: "CLUSTER_EXPORT_INVALID"
-        ) { _ in
-            let records = try files.flatMap { role, url -> [ClusterRecord] in
-                guard let url else { return [] }
-                let document = try Documents.load(url, what: "\(role.rawValue) backups export")
-                do { return try ClusterExport.records(document, role: role) } catch {
-                    throw DRAuditError(
-                        "\(role.rawValue) backups export \(url.path): \(DRAuditError.oneLine(error))",
-                        code: "CLUSTER_EXPORT_INVALID")
-                }
-            }
-            return (records, nil)
+        ) { _, emit in
+            for case (let role, let url?) in files { try ClusterExport.read(url, role: role, each: emit) }
+            return nil
         }
     }
 
-    /// One cluster scan: `read` names where it read (for the scan row) and returns the records. A failure is
-    /// recorded as a failed `cluster` scan and changes nothing else.
+    /// One cluster scan: `read` names where it read (for the scan row) and hands over the records, which are
+    /// staged as they come. A failure is recorded as a failed `cluster` scan and changes nothing else.
     private func scanClusterRecords(
         location initial: String, failureCode: String,
-        read: (inout String) throws -> ([ClusterRecord], [Kit.LiveSubsystem]?)
+        read: (inout String, _ emit: (ClusterRecord) throws -> Void) throws -> [Kit.LiveSubsystem]?
     ) throws -> Report {
         let started = Date()
         var location = initial
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let rows: [Index.Row]
+        let writer = try index.beginClusterScan(location: location, started: started)
+        var batch: [Index.Row] = []
         var liveKit: [(role: String, payload: String)]?
         do {
-            let (records, live) = try read(&location)
-            rows = try records.map { r in
-                Index.Row(
-                    key: r.name, kind: r.kind.rawValue, phase: r.phase,
-                    payload: String(decoding: try encoder.encode(r), as: UTF8.self))
+            let live = try read(&location) { r in
+                batch.append(
+                    Index.Row(
+                        key: r.name, kind: r.kind.rawValue, phase: r.phase,
+                        payload: String(decoding: try encoder.encode(r), as: UTF8.self)))
+                if batch.count == Self.batchSize {
+                    try writer.stage(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
             }
+            try writer.stage(batch)
             liveKit = try live?.map { ($0.role.rawValue, String(decoding: try encoder.encode($0), as: UTF8.self)) }
         } catch {
+            writer.discard()
             let failure = (error as? DRAuditError) ?? DRAuditError(DRAuditError.oneLine(error))
+            if failure.code == Index.errorCode { throw failure }
             try index.recordFailedScan(
                 source: "cluster", location: location, started: started,
                 code: failure.code ?? failureCode, error: failure.message)
             return Report(source: "cluster", location: location, counts: nil, error: failure)
         }
-        let counts = try index.recordClusterScan(
-            location: location, started: started, records: rows, liveKit: liveKit)
+        let counts = try writer.commit(liveKit: liveKit)
         return Report(source: "cluster", location: location, counts: counts, error: nil)
     }
 }

@@ -64,43 +64,50 @@ public enum ClusterExport {
         } else {
             throw DocumentError("neither a List with items nor a single object with a kind")
         }
-        return try objects.enumerated().compactMap { index, object in
-            guard let kindText = object["kind"]?.string ?? itemKind?.rawValue else {
-                throw DocumentError("item \(index) has no kind")
-            }
-            guard let kind = ClusterRecord.Kind(rawValue: kindText) else {
-                throw DocumentError("item \(index) is a \(kindText), not a PortalBackup, ManagementBackup or Backup")
-            }
-            let expected: [ClusterRecord.Kind] = role == .portal ? [.portalBackup] : [.managementBackup, .edbBackup]
-            guard expected.contains(kind) else {
-                throw DocumentError("item \(index) is a \(kindText) in the \(role.rawValue) export")
-            }
-            guard let name = object["metadata", "name"]?.string, !name.isEmpty else {
-                throw DocumentError("item \(index) (\(kindText)) has no metadata.name")
-            }
-            let phase = object["status", "phase"]?.string
-            switch kind {
-            case .portalBackup:
-                var record = ClusterRecord(
-                    kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
-                    crType: object["spec", "crType"]?.string,
-                    objectName: object["status", "fullBackupName"]?.string.flatMap(nonEmpty))
-                record.cluster = object["spec", "portalCluster"]?.string.flatMap(nonEmpty)
-                return record
-            case .managementBackup:
-                var record = ClusterRecord(
-                    kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
-                    crType: object["spec", "crType"]?.string,
-                    objectName: object["status", "id"]?.string.flatMap(nonEmpty))
-                record.cluster = object["spec", "clusterName"]?.string.flatMap(nonEmpty)
-                return record
-            case .edbBackup:
-                let server = object["status", "serverName"]?.string
-                let id = object["status", "backupId"]?.string
-                return ClusterRecord(
-                    kind: kind, name: name, phase: phase, type: "full", crType: nil,
-                    objectName: server.flatMap { s in id.map { "\(s)/\($0)" } })
-            }
+        return try objects.enumerated().map { index, object in
+            try record(object, index: index, role: role, itemKind: itemKind)
+        }
+    }
+
+    /// One item of an export or List answer; `index` is its place in `items`, for the error.
+    public static func record(
+        _ object: DocumentNode, index: Int, role: Role, itemKind: ClusterRecord.Kind? = nil
+    ) throws -> ClusterRecord {
+        guard let kindText = object["kind"]?.string ?? itemKind?.rawValue else {
+            throw DocumentError("item \(index) has no kind")
+        }
+        guard let kind = ClusterRecord.Kind(rawValue: kindText) else {
+            throw DocumentError("item \(index) is a \(kindText), not a PortalBackup, ManagementBackup or Backup")
+        }
+        let expected: [ClusterRecord.Kind] = role == .portal ? [.portalBackup] : [.managementBackup, .edbBackup]
+        guard expected.contains(kind) else {
+            throw DocumentError("item \(index) is a \(kindText) in the \(role.rawValue) export")
+        }
+        guard let name = object["metadata", "name"]?.string, !name.isEmpty else {
+            throw DocumentError("item \(index) (\(kindText)) has no metadata.name")
+        }
+        let phase = object["status", "phase"]?.string
+        switch kind {
+        case .portalBackup:
+            var record = ClusterRecord(
+                kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
+                crType: object["spec", "crType"]?.string,
+                objectName: object["status", "fullBackupName"]?.string.flatMap(nonEmpty))
+            record.cluster = object["spec", "portalCluster"]?.string.flatMap(nonEmpty)
+            return record
+        case .managementBackup:
+            var record = ClusterRecord(
+                kind: kind, name: name, phase: phase, type: object["spec", "type"]?.string,
+                crType: object["spec", "crType"]?.string,
+                objectName: object["status", "id"]?.string.flatMap(nonEmpty))
+            record.cluster = object["spec", "clusterName"]?.string.flatMap(nonEmpty)
+            return record
+        case .edbBackup:
+            let server = object["status", "serverName"]?.string
+            let id = object["status", "backupId"]?.string
+            return ClusterRecord(
+                kind: kind, name: name, phase: phase, type: "full", crType: nil,
+                objectName: server.flatMap { s in id.map { "\(s)/\($0)" } })
         }
     }
 
