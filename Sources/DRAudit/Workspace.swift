@@ -105,9 +105,14 @@ public final class Workspace {
                     role.rawValue, fallbackLocation: config.subsystem(role)!.cr?.path ?? "\(role.rawValue) target"))
         }
         if let cluster = config.cluster, cluster.readsBackupRecords {
-            let records = try index.presentClusterPayloads().map { try decode(ClusterRecord.self, $0.payload) }
-            if cluster.crossChecksPortal { input.portalRecords = records.filter { $0.role == .portal } }
-            if cluster.crossChecksManagement { input.managementRecords = records.filter { $0.role == .management } }
+            var portal: [ClusterRecord] = []
+            var management: [ClusterRecord] = []
+            try index.presentClusterRecords { _, payload in
+                let record = try decode(ClusterRecord.self, payload)
+                if record.role == .portal { portal.append(record) } else { management.append(record) }
+            }
+            if cluster.crossChecksPortal { input.portalRecords = portal }
+            if cluster.crossChecksManagement { input.managementRecords = management }
             input.sources.append(try sourceState("cluster", fallbackLocation: "cluster exports"))
         }
         if withDeployment {
@@ -145,24 +150,76 @@ public final class Workspace {
     }
 
     /// Writes `text` to `path` through a temporary file in the same folder and a rename, so readers
-    /// (a Prometheus textfile collector) never see half a file.
+    /// (a Prometheus textfile collector) never see half a file. Every write is checked, and the file synced before
+    /// the rename: a full disk is an error, never a truncated report in place of the old one. A symbolic link is
+    /// followed to the file it names; a device or pipe (`/dev/stdout`) is written to, never replaced.
     public static func writeAtomically(_ text: String, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(getpid())")
-        do {
-            try Data(text.utf8).write(to: temporary)
-            guard rename(temporary.path, url.path) == 0 else {
-                let reason = String(cString: strerror(errno))
-                try? FileManager.default.removeItem(at: temporary)
-                throw DRAuditError("cannot write \(path): \(reason)")
+        var target = path
+        var info = stat()
+        if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            // A link that names nothing is replaced, as a file would be.
+            guard let real = realpath(path, nil) else { return try writeAtomically(text, at: path, for: path) }
+            defer { free(real) }
+            target = String(cString: real)
+            var resolved = stat()
+            if stat(target, &resolved) != 0 || resolved.st_mode & S_IFMT != S_IFREG {
+                return try writeThrough(text, to: path)
             }
-        } catch let error as DRAuditError {
-            throw error
-        } catch {
-            throw DRAuditError(
-                "cannot write \(path): \(FileManager.default.fileExists(atPath: url.deletingLastPathComponent().path) ? "permission denied" : "no such folder")"
-            )
+        }
+        try writeAtomically(text, at: target, for: path)
+    }
+
+    private static func writeAtomically(_ text: String, at target: String, for path: String) throws {
+        let url = URL(fileURLWithPath: target)
+        let folder = (target as NSString).deletingLastPathComponent.ifEmpty(".")
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).tmp-\(getpid())"
+        ).path
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw writeFailure(path, folder: folder, errno) }
+        var code = writeAll(fd, text)
+        if code == 0 && fsync(fd) != 0 { code = errno }
+        if close(fd) != 0 && code == 0 { code = errno }
+        if code == 0 && rename(temporary, target) != 0 { code = errno }
+        if code != 0 {
+            unlink(temporary)
+            throw writeFailure(path, folder: folder, code)
+        }
+    }
+
+    private static func writeThrough(_ text: String, to path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent.ifEmpty(".")
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw writeFailure(path, folder: folder, errno) }
+        var code = writeAll(fd, text)
+        if close(fd) != 0 && code == 0 { code = errno }
+        if code != 0 { throw writeFailure(path, folder: folder, code) }
+    }
+
+    /// 0, or the errno of the write that failed.
+    private static func writeAll(_ fd: Int32, _ text: String) -> Int32 {
+        var bytes = Array(text.utf8)
+        return bytes.withUnsafeMutableBytes { buffer -> Int32 in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                offset += n
+            }
+            return 0
+        }
+    }
+
+    private static func writeFailure(_ path: String, folder: String, _ code: Int32) -> DRAuditError {
+        switch code {
+        case EACCES, EPERM: return DRAuditError("cannot write \(path): the folder \(folder) is not writable")
+        case EROFS: return DRAuditError("cannot write \(path): the folder \(folder) is on a read-only file system")
+        case ENOENT, ENOTDIR: return DRAuditError("cannot write \(path): no such folder \(folder)")
+        case ENOSPC, EDQUOT: return DRAuditError("cannot write \(path): the disk is full")
+        default: return DRAuditError("cannot write \(path): \(String(cString: strerror(code)))")
         }
     }
 

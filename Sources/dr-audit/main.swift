@@ -39,8 +39,16 @@ func parseNow(_ text: String?) throws -> Date {
     return date
 }
 
+/// One line on stderr, with control and bidi characters escaped: error messages name files, keys and sites.
 func printErr(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    FileHandle.standardError.write(Data((DisplayText.escape(line) + "\n").utf8))
+}
+
+/// Every command's stdout goes through `StandardOutput`, whose writes are checked (a full disk is exit 3, not a
+/// truncated plan with exit 0); this `print` shadows the standard library's in this file. Callers escape names
+/// (`DisplayText.escape`, as the table renderers do): what is printed here is printed as it is.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    StandardOutput.write(items.map { "\($0)" }.joined(separator: separator) + terminator)
 }
 
 struct Scan: ParsableCommand {
@@ -56,7 +64,7 @@ struct Scan: ParsableCommand {
         for report in reports {
             if let counts = report.counts {
                 print(
-                    "\(report.source): \(report.location): \(counts.seen) \(report.source == "cluster" ? "records" : "objects"), \(counts.added) new, \(counts.gone) gone (scan \(counts.scanID))"
+                    "\(report.source): \(DisplayText.escape(report.location)): \(counts.seen) \(report.source == "cluster" ? "records" : "objects"), \(counts.added) new, \(counts.gone) gone (scan \(counts.scanID))"
                 )
             } else {
                 failed = true
@@ -82,10 +90,9 @@ struct Pairs: ParsableCommand {
         let at = try clock.at()
         var override: TimeInterval?
         if let tolerance {
-            guard let d = DurationText.parse(tolerance) else {
-                throw DRAuditError("--tolerance '\(tolerance)' is not a duration (30m, 1h)")
+            do { override = try DurationText.read(tolerance) } catch {
+                throw DRAuditError("--tolerance '\(tolerance)' \(error.reason)")
             }
-            override = d
         }
         let input = try workspace.auditInput(now: at, tolerance: override, withDeployment: false)
         let result = Audit.assess(input).pairing
@@ -305,23 +312,39 @@ struct DRAuditCLI: ParsableCommand {
 }
 
 // Every failure is one line on stderr and exit 3; usage errors keep ArgumentParser's text.
+LoggingSystem.bootstrap(EscapingLogHandler.init)
+
+// What a command printed is flushed, and checked, before its exit code stands.
 do {
     var command = try DRAuditCLI.parseAsRoot()
-    try command.run()
+    do { try command.run() } catch let code as ExitCode {
+        try StandardOutput.finish()
+        throw code
+    }
+    try StandardOutput.finish()
 } catch let error as DRAuditError {
+    try? StandardOutput.finish()
     printErr("dr-audit: \(error.message)")
     exit(couldNotRun)
 } catch let code as ExitCode {
     exit(code.rawValue)
 } catch {
+    try? StandardOutput.finish()
     let exitCode = DRAuditCLI.exitCode(for: error)
     if exitCode == .success {
         print(DRAuditCLI.fullMessage(for: error))
+        do { try StandardOutput.finish() } catch {
+            printErr("dr-audit: \(DRAuditError.oneLine(error))")
+            exit(couldNotRun)
+        }
         exit(0)
     }
+    // ArgumentParser's usage text spans lines (kept); each line is escaped, as it may quote an argument.
     let message = DRAuditCLI.fullMessage(for: error)
-    printErr(
-        message.contains("\n") || message.hasPrefix("Error") || message.hasPrefix("Usage")
-            ? message : "dr-audit: \(message)")
+    let lines = message.split(separator: "\n", omittingEmptySubsequences: false).map { DisplayText.escape(String($0)) }
+    FileHandle.standardError.write(
+        Data(
+            ((message.contains("\n") || message.hasPrefix("Error") || message.hasPrefix("Usage")
+                ? lines.joined(separator: "\n") : "dr-audit: \(lines.joined())") + "\n").utf8))
     exit(couldNotRun)
 }
