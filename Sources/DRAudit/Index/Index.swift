@@ -36,13 +36,33 @@ public final class Index: @unchecked Sendable {
         try migrate()
     }
 
+    /// SQLite's `application_id` of a dr-audit index ("DRAu"): `file` then says what the database is, and
+    /// dr-audit can tell its own index from another application's database.
+    public static let applicationID: Int32 = 0x4452_4175
+
     /// Applies the embedded `migrations/*.sql` not yet recorded in `schema_migrations`, in name order, in one
     /// IMMEDIATE transaction: two processes opening a new index at once cannot both apply them.
+    /// Another application's database (`database:` pointing at the wrong file) is refused, never migrated.
     private func migrate() throws {
         let known = embeddedMigrations.map(\.name)
         try guarded {
             let applied = try queue.read { db -> [String] in
-                guard try db.tableExists("schema_migrations") else { return [] }
+                let id = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                let ours = try db.tableExists("schema_migrations")
+                if id != 0 && id != Self.applicationID {
+                    throw DRAuditError(
+                        "index \(path) is not a dr-audit index (SQLite application_id \(String(format: "0x%08X", id))); point database: at a new file"
+                    )
+                }
+                if id == 0 && !ours,
+                    let other = try String.fetchOne(
+                        db, sql: "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 1")
+                {
+                    throw DRAuditError(
+                        "index \(path) is not a dr-audit index (it holds another application's tables, e.g. \(other)); point database: at a new file"
+                    )
+                }
+                guard ours else { return [] }
                 return try String.fetchAll(db, sql: "SELECT name FROM schema_migrations")
             }
             if let unknown = Set(applied).subtracting(known).sorted().first {
@@ -56,6 +76,7 @@ public final class Index: @unchecked Sendable {
                         sql:
                             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
                     )
+                    try db.execute(sql: "PRAGMA application_id = \(Self.applicationID)")
                     let done = Set(try String.fetchAll(db, sql: "SELECT name FROM schema_migrations"))
                     for migration in embeddedMigrations where !done.contains(migration.name) {
                         try db.execute(sql: migration.sql)
@@ -100,6 +121,13 @@ public final class Index: @unchecked Sendable {
             return DRAuditError(
                 "index \(path) is locked by another process (waited \(Int(busyTimeout)) s); try again when it finishes")
         case .SQLITE_READONLY:
+            // SQLite writes its journal beside the index: a read-only folder makes a writable index read-only.
+            let folder = (path as NSString).deletingLastPathComponent.ifEmpty(".")
+            if access(path, W_OK) == 0 && access(folder, W_OK) != 0 {
+                return DRAuditError(
+                    "index \(path): its folder \(folder) is read-only; dr-audit needs to write there (SQLite keeps its journal beside the index)"
+                )
+            }
             return DRAuditError("index \(path) is read-only; dr-audit needs to write it")
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
             return DRAuditError("index \(path) cannot be opened (check the path and its permissions)")
