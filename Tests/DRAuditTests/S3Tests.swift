@@ -242,7 +242,8 @@ struct S3LocationTests {
         #expect(aws.style == .virtual)
         #expect(
             aws.listURL(continuationToken: nil)
-                == "https://my-bucket.s3.amazonaws.com/?list-type=2&max-keys=1000&prefix=apic%2Fportal%2F")
+                == "https://my-bucket.s3.amazonaws.com/?encoding-type=url&list-type=2&max-keys=1000&prefix=apic%2Fportal%2F"
+        )
         let ibm = try S3Location.from(
             host: "s3.eu-gb.cloud-object-storage.appdomain.cloud/eu-standard", path: "bkt", provider: "ibm",
             uriStyle: "path", endpointOverride: nil)
@@ -250,7 +251,7 @@ struct S3LocationTests {
         #expect(ibm.prefix == "")
         #expect(
             ibm.listURL(continuationToken: "a+b/c=")
-                == "https://s3.eu-gb.cloud-object-storage.appdomain.cloud/bkt?continuation-token=a%2Bb%2Fc%3D&list-type=2&max-keys=1000&prefix="
+                == "https://s3.eu-gb.cloud-object-storage.appdomain.cloud/bkt?continuation-token=a%2Bb%2Fc%3D&encoding-type=url&list-type=2&max-keys=1000&prefix="
         )
         #expect(
             ibm.objectURL("backup/apic/x@y.info")

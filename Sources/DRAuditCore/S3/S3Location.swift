@@ -82,7 +82,11 @@ public struct S3Location: Hashable, Sendable {
 
     /// ListObjectsV2. Query parameters in canonical (sorted) order: curl's SigV4 signs them as given.
     public func listURL(continuationToken: String?, startAfter: String? = nil, maxKeys: Int = 1000) -> String {
-        var query: [(String, String)] = [("list-type", "2"), ("max-keys", String(maxKeys)), ("prefix", prefix)]
+        // encoding-type=url: keys come back percent-encoded. Raw, a key with a control character cannot be
+        // written in XML 1.0 at all, and servers mangle it (SeaweedFS sent U+FFFD for ESC and dropped U+0085).
+        var query: [(String, String)] = [
+            ("encoding-type", "url"), ("list-type", "2"), ("max-keys", String(maxKeys)), ("prefix", prefix),
+        ]
         if let continuationToken { query.append(("continuation-token", continuationToken)) }
         if let startAfter { query.append(("start-after", startAfter)) }
         query.sort { $0.0 < $1.0 }

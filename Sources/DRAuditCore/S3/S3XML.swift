@@ -33,11 +33,13 @@ public enum S3XML {
         var size: Int64?
         var modified: Date?
         var failure: XMLError?
+        var urlEncoded = false
         let root = try SAXReader.read(
             data,
             capturing: { path in
                 switch path.count {
-                case 2: return path[1] == "IsTruncated" || path[1] == "NextContinuationToken"
+                case 2:
+                    return path[1] == "IsTruncated" || path[1] == "NextContinuationToken" || path[1] == "EncodingType"
                 case 3:
                     return path[1] == "Contents" && (path[2] == "Key" || path[2] == "Size" || path[2] == "LastModified")
                 default: return false
@@ -60,6 +62,7 @@ public enum S3XML {
                     modified = nil
                 case ("IsTruncated", ""): page.isTruncated = text.map(trimmed) == "true"
                 case ("NextContinuationToken", ""): page.nextContinuationToken = text
+                case ("EncodingType", ""): urlEncoded = text.map(trimmed) == "url"
                 default: break
                 }
             })
@@ -70,7 +73,42 @@ public enum S3XML {
         if page.isTruncated && (page.nextContinuationToken ?? "").isEmpty {
             throw XMLError(description: "IsTruncated without NextContinuationToken")
         }
+        if urlEncoded {
+            for i in page.objects.indices {
+                guard let key = urlDecoded(page.objects[i].key) else {
+                    throw XMLError(description: "a url-encoded Key is malformed")
+                }
+                page.objects[i].key = key
+            }
+        }
         return page
+    }
+
+    /// A key as `encoding-type=url` writes it: `%XX` for a byte, `+` for a space (as AWS and SeaweedFS do). Nil
+    /// for a malformed escape. Bytes that are not UTF-8 come back as U+FFFD.
+    public static func urlDecoded(_ text: String) -> String? {
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return text }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        func hex(_ byte: UInt8?) -> UInt8? {
+            switch byte {
+            case (UInt8(ascii: "0")...UInt8(ascii: "9"))?: return byte! - UInt8(ascii: "0")
+            case (UInt8(ascii: "a")...UInt8(ascii: "f"))?: return byte! - UInt8(ascii: "a") + 10
+            case (UInt8(ascii: "A")...UInt8(ascii: "F"))?: return byte! - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard let high = hex(iterator.next()), let low = hex(iterator.next()) else { return nil }
+                bytes.append(high << 4 | low)
+            default: bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The `<Error><Code>` body S3 sends with a failure, when there is one.
