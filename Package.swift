@@ -58,12 +58,13 @@ let package = Package(
 // so coverage guides the fuzzer into the parsers.
 if Context.environment["DR_AUDIT_FUZZ"] == "1", let libFuzzer = Context.environment["DR_AUDIT_LIBFUZZER"] {
     let sanitize: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
-    for index in package.targets.indices where package.targets[index].name == "DRAuditCore" {
+    // DRAudit too: the documents fuzzer reads configs, CRs and exports as the binary does (Documents, Config).
+    for index in package.targets.indices where ["DRAuditCore", "DRAudit"].contains(package.targets[index].name) {
         package.targets[index].swiftSettings = sanitize
     }
     package.targets.append(
         .executableTarget(
-            name: "fuzz-parsers", dependencies: ["DRAuditCore"], path: "Fuzz/Parsers",
+            name: "fuzz-parsers", dependencies: ["DRAuditCore", "DRAudit"], path: "Fuzz/Parsers",
             swiftSettings: sanitize,
             linkerSettings: [.unsafeFlags(["-sanitize=address", "-Xlinker", libFuzzer, "-lstdc++"])]
         ))
