@@ -48,7 +48,10 @@ let package = Package(
         .testTarget(name: "DRAuditCoreTests", dependencies: ["DRAuditCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "DRAuditTests",
-            dependencies: ["DRAudit", "DRAuditCore", "dr-audit", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "DRAudit", "DRAuditCore", "dr-audit", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
     ]
 )

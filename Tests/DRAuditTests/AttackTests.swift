@@ -2,6 +2,7 @@ import DRAuditCore
 import Foundation
 import GRDB
 import Testing
+import Yams
 
 @testable import DRAudit
 
@@ -99,6 +100,18 @@ struct HostileNameTests {
         let pairsTable = try cli(["pairs", "--config", config.path, "--now", testNowText])
         #expect(rawControls(pairsTable.stdout + pairsTable.stderr).isEmpty, "\(target) pairs table")
         #expect(pairsTable.stdout.contains("evil\\u{0085}nel\\u{009B}2J\\u{2028}ls\\u{2029}ps\\u{202E}rlo"))
+
+        // The plan an operator applies: every document is one the tool meant, and the site file names come back
+        // exactly from a YAML 1.1 parser (libyaml, as PyYAML and go-yaml).
+        let plan = try cli(["restore-plan", "--config", config.path, "--now", testNowText])
+        #expect(plan.status == 0, "\(target): \(plan.stderr)")
+        #expect(rawControls(plan.stdout).isEmpty, "\(target) restore plan")
+        let documents = try Yams.load_all(yaml: plan.stdout).map { $0 as? [String: Any] }
+        #expect(documents.count == 5, "\(target): the ManagementRestore, the system and three sites")
+        let kinds = documents.map { $0?["kind"] as? String }
+        #expect(kinds == ["ManagementRestore"] + Array(repeating: "PortalRestore", count: 4), "\(target)")
+        let siteNames = documents.compactMap { ($0?["spec"] as? [String: Any])?["siteName"] as? String }
+        #expect(siteNames.contains { $0.hasPrefix(hostileSite + "-") }, "\(target): the plan keeps the site exactly")
 
         for format in ["markdown", "html", "json"] {
             let output = dir.path("report.\(format)")
