@@ -82,3 +82,15 @@ func walInventory(from: Date, to: Date, holes: [Date] = []) -> WALInventory {
             return (walArchive, segment, walTime(segment))
         })
 }
+
+extension Pairing {
+    /// The restorable backups by status, chain and Failed CRs alone: WAL is not looked at.
+    static func restorable(_ backups: [ManagementBackup], contradicted: Set<String> = []) -> [ManagementBackup] {
+        let withoutWAL = backups.map { backup in
+            var backup = backup
+            backup.wal = nil
+            return backup
+        }
+        return Restorability.assess(withoutWAL, wal: WALInventory(), contradicted: contradicted).restorable
+    }
+}

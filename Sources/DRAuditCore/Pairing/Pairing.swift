@@ -222,17 +222,6 @@ public enum Pairing {
         max(abs(time.timeIntervalSince(run.start)), abs(time.timeIntervalSince(run.end)))
     }
 
-    /// Restorable management backups: complete, whole prior chain complete, and not in `contradicted`. WAL is not
-    /// looked at (see `Restorability`).
-    public static func restorable(_ backups: [ManagementBackup], contradicted: Set<String> = []) -> [ManagementBackup] {
-        let withoutWAL = backups.map { backup in
-            var backup = backup
-            backup.wal = nil
-            return backup
-        }
-        return Restorability.assess(withoutWAL, wal: WALInventory(), contradicted: contradicted).restorable
-    }
-
     /// Pairs portal runs with management restore points without WAL (tests and small inputs).
     public static func pair(
         portalFiles: [PortalBackupFile], restorableManagement: [ManagementBackup], policy: PairingPolicy

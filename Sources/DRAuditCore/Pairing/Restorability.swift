@@ -84,7 +84,7 @@ public enum Restorability {
             }
         }
         for backup in state.backups {
-            if let problem = chainProblem(backup, byID: byID, own: own) {
+            if let problem = chainProblem(backup, byID: byID, own: own, contradicted: contradicted) {
                 state.problems[backup.id] = problem
             } else {
                 state.restorable.append(backup)
@@ -105,24 +105,22 @@ public enum Restorability {
     }
 
     /// Why `backup` cannot be restored, or nil: its own problem, or the first one along its prior chain.
-    static func chainProblem(_ backup: ManagementBackup, byID: [String: ManagementBackup], own: [String: String])
-        -> String?
-    {
+    static func chainProblem(
+        _ backup: ManagementBackup, byID: [String: ManagementBackup], own: [String: String], contradicted: Set<String>
+    ) -> String? {
         if let problem = own[backup.id] { return problem }
         var current = backup
         var visited: Set<String> = [backup.id]
         while let prior = current.prior {
             guard let next = byID[prior] else { return "prior \(prior) is missing" }
             guard visited.insert(next.id).inserted else { return "prior chain of \(backup.id) loops at \(next.id)" }
-            if contradicted(own[next.id]) { return "prior \(next.id) is marked Failed in the cluster" }
+            if contradicted.contains(next.id) { return "prior \(next.id) is marked Failed in the cluster" }
             if next.status != .complete { return "prior \(next.id) is \(next.status.rawValue)" }
             if let problem = own[next.id] { return "prior \(next.id) cannot be restored: \(problem)" }
             current = next
         }
         return nil
     }
-
-    private static func contradicted(_ problem: String?) -> Bool { problem == "its cluster record says Failed" }
 
     static func windows(_ restorable: [ManagementBackup], _ wal: WALInventory) -> ([BackupWindow], [WALGap]) {
         var windows: [BackupWindow] = []
