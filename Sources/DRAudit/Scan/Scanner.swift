@@ -58,14 +58,14 @@ public struct Scanner {
                             }
                         case .management:
                             // WAL segments first, on the key's bytes: a busy archive holds most of the objects.
-                            if let place = Classifier.walPlace(object.key) {
+                            if object.special == nil, let place = Classifier.walPlace(object.key) {
                                 evidence.add(object, place)
                                 var staged = Index.StagedObject(object, place.kind)
                                 if place.kind.isWALSegment { staged.wal = (place.archive, place.file.segment) }
                                 objects.append(staged)
                                 continue
                             }
-                            let kind = Classifier.classify(object.key, role: role)
+                            let kind = Classifier.classify(object, role: role)
                             evidence.add(object, kind)
                             objects.append(.init(object, kind))
                         }

@@ -151,11 +151,12 @@ public enum Audit {
         findings += deploymentFindings(input)
         findings += siteHostFindings(input.deployment.portalCR, pairing)
         if let kit = input.kit { findings += Kit.findings(kit, now: input.now) }
-        findings += input.unrecognized.map {
-            Finding(
-                "UNRECOGNIZED_OBJECT", .warn, $0.key,
-                "\($0.role.rawValue) target holds \($0.key) (\($0.size) bytes), which is not a known backup name; kept in the index"
-            )
+        findings += input.unrecognized.map { object in
+            let what =
+                object.special.map { "which is \($0.description), not a backup; indexed, never followed" }
+                ?? "(\(object.size) bytes), which is not a known backup name; kept in the index"
+            return Finding(
+                "UNRECOGNIZED_OBJECT", .warn, object.key, "\(object.role.rawValue) target holds \(object.key) \(what)")
         }
         findings += input.emptyMetadata.map {
             Finding("OBJECT_EMPTY", .warn, $0.key, "\($0.role.rawValue) metadata file \($0.key) is empty")

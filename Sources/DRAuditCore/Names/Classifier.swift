@@ -7,7 +7,14 @@ public enum Classifier {
     /// names), so that the index re-judges what an older version stored.
     public static let version = 2
 
+    /// A link, FIFO, socket or device is never a backup, whatever its name.
+    public static func classify(_ object: StorageObject, role: Role) -> ObjectKind {
+        object.special == nil ? classify(object.key, role: role) : .unrecognized
+    }
+
     public static func classify(_ key: String, role: Role) -> ObjectKind {
+        // A name that is not UTF-8 (escaped in its key) is no tool's backup name.
+        if RawName.hasInvalidBytes(key) { return .unrecognized }
         switch role {
         case .portal:
             let name = StorageObject(key: key, size: 0, mtime: nil).fileName
@@ -161,6 +168,7 @@ public enum Classifier {
     // MARK: - Records
 
     public static func portalFile(_ object: StorageObject) -> PortalBackupFile? {
+        guard object.special == nil, !RawName.hasInvalidBytes(object.key) else { return nil }
         let name = String(object.fileName)
         guard let parsed = PortalFileName.parse(name) else { return nil }
         return PortalBackupFile(

@@ -10,11 +10,14 @@ public struct StorageObject: Hashable, Codable, Sendable {
     public var key: String
     public var size: Int64
     public var mtime: Date?
+    /// Set when the entry is not a regular file (a link, FIFO, socket or device): indexed, never followed or read.
+    public var special: SpecialFile?
 
-    public init(key: String, size: Int64, mtime: Date?) {
+    public init(key: String, size: Int64, mtime: Date?, special: SpecialFile? = nil) {
         self.key = key
         self.size = size
         self.mtime = mtime
+        self.special = special
     }
 
     public var fileName: Substring {
@@ -138,9 +141,11 @@ public struct UnrecognizedObject: Hashable, Codable, Sendable {
     public var role: Role
     public var key: String
     public var size: Int64
-    public init(role: Role, key: String, size: Int64) {
+    public var special: SpecialFile?
+    public init(role: Role, key: String, size: Int64, special: SpecialFile? = nil) {
         self.role = role
         self.key = key
         self.size = size
+        self.special = special
     }
 }
