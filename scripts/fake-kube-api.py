@@ -6,12 +6,14 @@ Serves List answers (items without kind, as the real API does) and single object
 key answers 404 as an uninstalled CRD does) and single Secrets from {"secrets": {name: object}}, paged with limit/continue (at most --max-page items a page). Checks
 "Authorization: Bearer <--token>" (401 otherwise) and answers 403 outside --namespace.
 The fixture file is read again when it changes, so a test can change the cluster between two commands.
+With --trickle, each answer's body is sent one byte a second (a slow sender).
 Prints "ready PORT" once listening.
 """
 import argparse
 import json
 import os
 import ssl
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +26,7 @@ parser.add_argument("--token", required=True)
 parser.add_argument("--fixture", required=True)
 parser.add_argument("--namespace", default="apic")
 parser.add_argument("--max-page", type=int, default=1000)
+parser.add_argument("--trickle", action="store_true")
 args = parser.parse_args()
 fixture_state = {"mtime": None, "fixture": None}
 
@@ -57,6 +60,12 @@ class API(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if args.trickle:
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(1)
+            return
         self.wfile.write(data)
 
     def status(self, code, reason, message):

@@ -97,7 +97,7 @@ public final class Workspace {
             }
             let attention = try index.attentionObjects(source: role.rawValue)
             input.unrecognized += attention.unrecognized.map {
-                UnrecognizedObject(role: role, key: $0.key, size: $0.size)
+                UnrecognizedObject(role: role, key: $0.key, size: $0.size, special: $0.special)
             }
             input.emptyMetadata += attention.emptyMetadata.map { UnrecognizedObject(role: role, key: $0.key, size: 0) }
             input.sources.append(

@@ -18,6 +18,9 @@ public struct Config: Sendable {
         public var hostKeyFingerprint: String?
         /// Connect and per-operation timeout for remote targets.
         public var timeout: TimeInterval = 30
+        /// Remote targets: requests in flight at once (S3 key ranges over as many connections; SFTP folders, each
+        /// with several READDIRs queued). nil: the target's default.
+        public var parallel: Int?
         /// objstore: an endpoint URL replacing the CR's endpoint (`http://127.0.0.1:8333`); plain http only this way.
         public var endpoint: String?
         /// objstore: a PEM CA bundle for a custom S3 with a private CA (the CR's backupCerts, saved).
@@ -146,7 +149,7 @@ public struct Config: Sendable {
                     top[key], key,
                     allowed: Set([
                         "cr", "crName", "secret", "encryptionSecret", "target",
-                        "knownHosts", "hostKeyFingerprint", "timeout",
+                        "knownHosts", "hostKeyFingerprint", "timeout", "parallel",
                         "endpoint", "caBundle", "baseline",
                     ]).union(key == "portal" ? ["retiredSites"] : []))
             else { return nil }
@@ -179,13 +182,20 @@ public struct Config: Sendable {
                 }
                 retired = try items.enumerated().map { try text($1, "\(key).retiredSites[\($0)]")! }
             }
+            var parallel: Int?
+            if let text = try text(entries["parallel"], "\(key).parallel") {
+                guard let n = Int(text), (1...64).contains(n) else {
+                    throw fail("\(key).parallel", "'\(text)' is not a whole number from 1 to 64")
+                }
+                parallel = n
+            }
             var subsystem = Subsystem(
                 cr: cr, crName: try text(entries["crName"], "\(key).crName"),
                 secret: try path(entries["secret"], "\(key).secret"),
                 encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
                 knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
                 timeout: try duration(
-                    entries["timeout"], "\(key).timeout", default: 30, maximum: (Self.maximumTimeout, "1d")),
+                    entries["timeout"], "\(key).timeout", default: 30, maximum: (Self.maximumTimeout, "1d")), parallel: parallel,
                 endpoint: try text(entries["endpoint"], "\(key).endpoint"),
                 caBundle: try path(entries["caBundle"], "\(key).caBundle"),
                 baseline: try path(entries["baseline"], "\(key).baseline"))

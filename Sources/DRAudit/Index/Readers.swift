@@ -149,6 +149,33 @@ extension Index {
         }
     }
 
+    /// The present keys of a source at which its key space splits into `parts` ranges of equal counts (see
+    /// `KeyRanges.cutRanks`); none when there are too few keys to be worth it. Read in key order from the
+    /// objects_present index, one key held at a time.
+    public func keyCuts(source: String, parts: Int) throws -> [String] {
+        let ranks = KeyRanges.cutRanks(count: try presentCount(source: source), parts: parts)
+        guard let last = ranks.last else { return [] }
+        return try guarded {
+            try queue.read { db in
+                var cuts: [String] = []
+                var wanted = ranks.makeIterator()
+                var next = wanted.next()
+                let keys = try String.fetchCursor(
+                    db, sql: "SELECT key FROM objects WHERE source = ? AND gone_scan IS NULL ORDER BY key LIMIT ?",
+                    arguments: [source, last + 1])
+                var rank = 0
+                while let key = try keys.next(), let target = next {
+                    if rank == target {
+                        cuts.append(key)
+                        next = wanted.next()
+                    }
+                    rank += 1
+                }
+                return cuts
+            }
+        }
+    }
+
     /// Present objects that need an operator's eye: unrecognized names, and metadata files of zero bytes.
     public func attentionObjects(source: String) throws -> (
         unrecognized: [StorageObject], emptyMetadata: [StorageObject]
@@ -158,16 +185,18 @@ extension Index {
                 let rows = try GRDB.Row.fetchAll(
                     db,
                     sql: """
-                        SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND kind = 'unrecognized'
+                        SELECT key, size, kind, special FROM objects WHERE source = ? AND gone_scan IS NULL AND kind = 'unrecognized'
                         UNION ALL
-                        SELECT key, size, kind FROM objects WHERE source = ? AND gone_scan IS NULL AND size = 0
+                        SELECT key, size, kind, NULL FROM objects WHERE source = ? AND gone_scan IS NULL AND size = 0
                             AND kind IN ('pgbackrest-info', 'pgbackrest-manifest', 'barman-info')
                         """, arguments: [source, source])
                 // Two SELECTs, not an OR, and sorted here: either would make SQLite walk every key of the source.
                 var unrecognized: [StorageObject] = []
                 var empty: [StorageObject] = []
                 for row in rows {
-                    let object = StorageObject(key: row[0], size: row[1], mtime: nil)
+                    let object = StorageObject(
+                        key: row[0], size: row[1], mtime: nil,
+                        special: (row[3] as String?).flatMap(SpecialFile.init(rawValue:)))
                     if row[2] == "unrecognized" { unrecognized.append(object) } else { empty.append(object) }
                 }
                 return (unrecognized.sorted { $0.key < $1.key }, empty.sorted { $0.key < $1.key })

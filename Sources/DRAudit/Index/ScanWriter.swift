@@ -74,7 +74,7 @@ extension Index {
                             DROP TABLE IF EXISTS temp.staged_archives;
                             CREATE TEMP TABLE staged_objects (key TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL, kind TEXT NOT NULL,
                                                               time REAL, site TEXT, archive INTEGER, timeline INTEGER,
-                                                              segment INTEGER);
+                                                              segment INTEGER, special TEXT);
                             CREATE TEMP TABLE staged_archives (number INTEGER PRIMARY KEY, name TEXT NOT NULL);
                             CREATE TEMP TABLE staged_backups (backup_id TEXT PRIMARY KEY, kind TEXT NOT NULL, time REAL NOT NULL,
                                                               payload TEXT NOT NULL);
@@ -93,8 +93,8 @@ extension Index {
                     try db.inTransaction(.deferred) {
                         let object = try db.cachedStatement(
                             sql: """
-                                INSERT INTO temp.staged_objects (key, size, mtime, kind, time, site, archive, timeline, segment)
-                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                INSERT INTO temp.staged_objects (key, size, mtime, kind, time, site, archive, timeline, segment, special)
+                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                                 """)
                         let archive = try db.cachedStatement(
                             sql: "INSERT INTO temp.staged_archives (number, name) VALUES (?, ?)")
@@ -112,6 +112,7 @@ extension Index {
                             try object.execute(arguments: [
                                 o.object.key, o.object.size, mtime, o.kind.rawValue, o.time, o.site, number,
                                 o.wal.map { Int64($0.segment.timeline) }, o.wal.map { Int64($0.segment.number) },
+                                o.object.special?.rawValue,
                             ])
                         }
                         let backup = try db.cachedStatement(
@@ -176,8 +177,8 @@ extension Index {
                             """
                         try db.execute(
                             sql: """
-                                INSERT INTO objects (source, key, size, mtime, kind, time, site, first_seen_scan)
-                                SELECT ?, s.key, s.size, s.mtime, s.kind, s.time, s.site, ? FROM temp.staged_objects s
+                                INSERT INTO objects (source, key, size, mtime, kind, time, site, special, first_seen_scan)
+                                SELECT ?, s.key, s.size, s.mtime, s.kind, s.time, s.site, s.special, ? FROM temp.staged_objects s
                                 \(onlyNew)
                                 GROUP BY s.key
                                 """, arguments: present == 0 ? [source, scan] : [source, scan, source])  // a key listed twice is one object

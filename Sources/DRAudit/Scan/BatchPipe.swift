@@ -16,13 +16,13 @@ final class BatchPipe: @unchecked Sendable {
     init(capacity: Int) { self.capacity = capacity }
 
     /// Starts listing `target` on a new thread. Wait on the result before touching the target again.
-    func produce(from target: StorageTarget, batchSize: Int) -> DispatchSemaphore {
+    func produce(from target: StorageTarget, plan: ListingPlan = ListingPlan(), batchSize: Int) -> DispatchSemaphore {
         let done = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
             do {
                 var batch: [StorageObject] = []
                 batch.reserveCapacity(batchSize)
-                try target.list { object in
+                try target.list(plan: plan) { object in
                     batch.append(object)
                     if batch.count == batchSize {
                         try put(batch)

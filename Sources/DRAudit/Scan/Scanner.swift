@@ -37,7 +37,11 @@ public struct Scanner {
         let writer = try index.beginStorageScan(source: source, location: target.location, started: started)
         let pipe = BatchPipe(capacity: 8)
         do {
-            let listing = pipe.produce(from: target, batchSize: Self.batchSize)
+            // A target listing key ranges at once cuts them where the previous scan's keys fall in equal counts.
+            let parts = target.keyRangeParallelism
+            let plan = ListingPlan(cuts: parts > 1 ? try index.keyCuts(source: source, parts: parts) : [])
+            let listing = pipe.produce(from: target, plan: plan, batchSize: Self.batchSize)
+            var shown = ListingProgress(source: source, started: started.timeIntervalSince1970)
             var evidence = ManagementEvidence()
             var listed = 0
             do {
@@ -71,9 +75,10 @@ public struct Scanner {
                         }
                     }
                     try writer.stage(objects)
-                    let before = listed
                     listed += batch.count
-                    if before / 10_000 != listed / 10_000 { progress?("\(source): \(listed) objects listed") }
+                    if let progress, let line = shown.update(count: listed, now: Date().timeIntervalSince1970) {
+                        progress(line)
+                    }
                 }
             } catch {
                 pipe.cancel()
@@ -83,9 +88,10 @@ public struct Scanner {
             listing.wait()
             if role == .management {
                 var contents: [String: String] = [:]
-                for key in Classifier.metadataKeys(evidence.objects) {
-                    // Unreadable text is left out: its backups are then reported incomplete, not guessed.
-                    contents[key] = String(data: try target.read(key, limit: Self.metadataLimit), encoding: .utf8)
+                // Read as many at once as the target allows (a barman repository has one backup.info per backup).
+                // Unreadable text is left out: its backups are then reported incomplete, not guessed.
+                try target.read(Classifier.metadataKeys(evidence.objects), limit: Self.metadataLimit) { key, data in
+                    contents[key] = String(data: data, encoding: .utf8)
                 }
                 try writer.stage([], backups: try Self.managementRows(evidence.objects, contents: contents))
             }

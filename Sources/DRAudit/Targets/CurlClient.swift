@@ -46,11 +46,17 @@ final class CurlClient: @unchecked Sendable {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
+    /// Bytes a second under which a transfer that lasts `timeout` fails.
+    static let lowSpeedLimit = 1024
+
+    /// The longest any one request may take.
+    static func deadline(timeout: TimeInterval) -> TimeInterval { 4 * max(1, timeout) }
+
     convenience init(timeout: TimeInterval, caBundle: String?, sigv4: SigV4?) throws {
         try self.init(timeout: timeout, tls: TLS(caFile: caBundle), sigv4: sigv4)
     }
 
-    init(timeout: TimeInterval, tls: TLS, sigv4: SigV4?) throws {
+    init(timeout: TimeInterval, tls: TLS, sigv4: SigV4?, deadline: TimeInterval? = nil) throws {
         Self.globalInit
         guard let h = curl_easy_init() else {
             throw TransportError(code: -1, message: "libcurl could not start", retryable: false)
@@ -66,9 +72,11 @@ final class CurlClient: @unchecked Sendable {
         _ = drcurl_set_long(h, CURLOPT_SSL_VERIFYPEER, 1)
         _ = drcurl_set_long(h, CURLOPT_SSL_VERIFYHOST, 2)
         _ = drcurl_set_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(timeout * 1000))
-        // A stalled transfer (under 1 byte/s for `timeout`) fails; a long healthy one does not.
-        _ = drcurl_set_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)
+        // A slow sender cannot keep a request alive: under 1 KiB/s for `timeout` fails (no real server is that slow
+        // for that long), and so does any request still running after `deadline` (4 × timeout unless given).
+        _ = drcurl_set_long(h, CURLOPT_LOW_SPEED_LIMIT, Self.lowSpeedLimit)
         _ = drcurl_set_long(h, CURLOPT_LOW_SPEED_TIME, max(1, Int(timeout)))
+        _ = drcurl_set_long(h, CURLOPT_TIMEOUT_MS, Int((deadline ?? Self.deadline(timeout: timeout)) * 1000))
         _ = drcurl_set_long(h, CURLOPT_TCP_KEEPALIVE, 1)
         _ = drcurl_set_string(h, CURLOPT_ACCEPT_ENCODING, "")
         _ = drcurl_set_string(h, CURLOPT_USERAGENT, "dr-audit")

@@ -10,6 +10,8 @@ public final class S3Target: StorageTarget, @unchecked Sendable {
         public var timeout: TimeInterval = 30
         public var retry = RetryPolicy()
         public var maxKeys = 1000
+        /// Key ranges listed at once, each over its own connection.
+        public var parallel = 8
 
         public init(location: S3Location, credentials: BackupCredentials) {
             self.location = location
@@ -19,6 +21,8 @@ public final class S3Target: StorageTarget, @unchecked Sendable {
 
     let settings: Settings
     private var client: CurlClient?
+    /// Ranges the last listing went through (the plan's, and those cut from them while listing).
+    private(set) var rangesListed = 0
 
     public init(_ settings: Settings) { self.settings = settings }
 
@@ -26,52 +30,118 @@ public final class S3Target: StorageTarget, @unchecked Sendable {
 
     private func http() throws -> CurlClient {
         if let client { return client }
+        let made = try makeClient()
+        client = made
+        return made
+    }
+
+    /// A client of its own (a connection of its own) for one worker.
+    private func makeClient() throws -> CurlClient {
         guard let access = settings.credentials.username, let secret = settings.credentials.password else {
             throw DRAuditError(
                 "\(location): the backup Secret needs an access key and secret (username/password or key/keysecret)",
                 code: "TARGET_AUTH_FAILED")
         }
-        let made = try CurlClient(
+        return try CurlClient(
             timeout: settings.timeout, caBundle: settings.caBundle,
             sigv4: .init(region: settings.location.region, accessKey: access, secretKey: secret))
-        client = made
-        return made
     }
 
-    public func list(_ visit: (StorageObject) throws -> Void) throws {
-        var token: String?
+    public var keyRangeParallelism: Int { max(1, settings.parallel) }
+
+    public func list(_ visit: (StorageObject) throws -> Void) throws { try list(plan: ListingPlan(), visit) }
+
+    /// Lists the key ranges between the plan's cuts at once, `parallel` at a time, each over its own connection;
+    /// a range still being listed when a worker is free is cut again (`KeyRanges.splitCuts`), so a first scan
+    /// spreads out too. Every key is seen exactly once whatever the cuts; any range that fails fails the listing.
+    public func list(plan: ListingPlan, _ visit: (StorageObject) throws -> Void) throws {
         let prefix = settings.location.prefix
+        let ranges = KeyRanges.ranges(cuts: plan.cuts.map { prefix + $0 })
+        let listing = RangeListing(ranges: ranges, capacity: 2 * keyRangeParallelism)
+        let first = try makeClient()  // credentials are checked before any thread starts
+        try listing.run(workers: keyRangeParallelism, visit) { worker, work in
+            let client = worker == 0 ? first : try self.makeClient()
+            try self.listRange(work, listing: listing, client: client)
+        }
+        rangesListed = listing.rangesStarted
+    }
+
+    /// Lists one range page by page until a key lies past its end (which may move closer while it runs).
+    private func listRange(_ work: RangeListing.Work, listing: RangeListing, client: CurlClient) throws {
+        let prefix = settings.location.prefix
+        var chain = S3ListingChain()
+        var token: String?
+        let after = listing.range(of: work).after
         repeat {
-            let response = try send(
-                "GET", settings.location.listURL(continuationToken: token, maxKeys: settings.maxKeys), what: "listing")
+            let url = settings.location.listURL(
+                continuationToken: token, startAfter: token == nil ? after : nil, maxKeys: settings.maxKeys)
+            let response = try send("GET", url, what: "listing", client: client)
             let page: S3XML.Page
             do { page = try S3XML.parseList(response.body) } catch {
                 throw DRAuditError(
                     "\(location): listing answer is unusable: \(DRAuditError.oneLine(error))",
                     code: "TARGET_UNREACHABLE")
             }
+            do {
+                try chain.accept(
+                    keys: page.objects.map(\.key), isTruncated: page.isTruncated, nextToken: page.nextContinuationToken)
+            } catch let stuck as S3ListingChain.Stuck {
+                throw DRAuditError("\(location): listing failed: \(stuck.description)", code: "TARGET_UNREACHABLE")
+            }
+            let range = listing.range(of: work)
+            var objects: [StorageObject] = []
+            objects.reserveCapacity(page.objects.count)
+            var past = false
             for object in page.objects {
+                if range.isPast(object.key) {
+                    past = true
+                    break
+                }
                 // Keys are reported relative to the configured folder; folder markers are not objects.
                 guard object.key.hasPrefix(prefix), !object.key.hasSuffix("/") else { continue }
-                try visit(
+                objects.append(
                     StorageObject(
                         key: String(object.key.dropFirst(prefix.count)), size: object.size, mtime: object.lastModified))
             }
-            token = page.isTruncated ? page.nextContinuationToken : nil
+            try listing.deliver(objects)
+            guard !past, page.isTruncated else { return }
+            if let firstKey = page.objects.first?.key, let lastKey = page.objects.last?.key {
+                listing.shareOut(work) { through, count in
+                    KeyRanges.splitCuts(first: firstKey, last: lastKey, through: through, count: count)
+                }
+            }
+            token = page.nextContinuationToken
         } while token != nil
     }
 
-    public func read(_ key: String, limit: Int) throws -> Data {
-        let response = try send("GET", settings.location.objectURL(key), what: "reading \(key)")
+    public func read(_ key: String, limit: Int) throws -> Data { try read(key, limit: limit, client: try http()) }
+
+    private func read(_ key: String, limit: Int, client: CurlClient) throws -> Data {
+        let response = try send("GET", settings.location.objectURL(key), what: "reading \(key)", client: client)
         guard response.body.count <= limit else {
             throw DRAuditError("\(location): \(key) is larger than \(limit) bytes")
         }
         return response.body
     }
 
+    /// GETs the objects `parallel` at a time, each worker over its own connection.
+    public func read(_ keys: [String], limit: Int, _ each: (String, Data) throws -> Void) throws {
+        guard keys.count > 1 else {
+            for key in keys { try each(key, try read(key, limit: limit)) }
+            return
+        }
+        let first = try http()
+        try ParallelReads.run(keys: keys, workers: min(keyRangeParallelism, keys.count), each) { worker in
+            let client = worker == 0 ? first : try self.makeClient()
+            return { key in try self.read(key, limit: limit, client: client) }
+        }
+    }
+
     /// Sends with bounded retries; turns S3 error bodies into one-line messages with finding codes.
-    private func send(_ method: String, _ url: String, what: String, body: Data? = nil) throws -> CurlClient.Response {
-        let client = try http()
+    private func send(
+        _ method: String, _ url: String, what: String, body: Data? = nil, client: CurlClient? = nil
+    ) throws -> CurlClient.Response {
+        let client = try client ?? http()
         var attempt = 0
         while true {
             attempt += 1

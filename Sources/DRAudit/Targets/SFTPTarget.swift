@@ -22,6 +22,8 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         public var timeout: TimeInterval = 30
         /// Connection attempts before giving up (auth and host key failures are never retried).
         public var connectAttempts = 3
+        /// Folders listed at once (each with several READDIR requests queued), and files read at once.
+        public var parallel = 8
 
         public init(host: String, port: Int = 22, path: String, credentials: BackupCredentials) {
             self.host = host

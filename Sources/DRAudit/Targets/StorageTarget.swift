@@ -9,6 +9,31 @@ public protocol StorageTarget: Sendable {
     func list(_ visit: (StorageObject) throws -> Void) throws
     /// Reads a small object whole; fails when it is larger than `limit` bytes.
     func read(_ key: String, limit: Int) throws -> Data
+
+    /// How many key ranges the target lists at once when it lists by key ranges (S3); 0 when it does not. The
+    /// scanner then asks the index for cuts from the previous scan (`ListingPlan`).
+    var keyRangeParallelism: Int { get }
+    /// Lists like `list(_:)`, using what the previous scan saw to share the work out.
+    func list(plan: ListingPlan, _ visit: (StorageObject) throws -> Void) throws
+    /// Reads several small objects, as many at once as the target allows; `each` is called on the caller's thread,
+    /// once per key, in no particular order. Fails like `read(_:limit:)`.
+    func read(_ keys: [String], limit: Int, _ each: (String, Data) throws -> Void) throws
+}
+
+/// What a listing can learn from the previous successful scan of the same source.
+public struct ListingPlan: Sendable, Equatable {
+    /// Keys (relative to the target's root, in key order) at which the key space splits into ranges that held
+    /// about equal numbers of keys last time.
+    public var cuts: [String] = []
+    public init(cuts: [String] = []) { self.cuts = cuts }
+}
+
+extension StorageTarget {
+    public var keyRangeParallelism: Int { 0 }
+    public func list(plan: ListingPlan, _ visit: (StorageObject) throws -> Void) throws { try list(visit) }
+    public func read(_ keys: [String], limit: Int, _ each: (String, Data) throws -> Void) throws {
+        for key in keys { try each(key, try read(key, limit: limit)) }
+    }
 }
 
 public enum TargetFactory {
@@ -30,6 +55,7 @@ public enum TargetFactory {
             settings.knownHosts = artifacts.config.knownHosts?.path
             settings.hostKeyFingerprint = artifacts.config.hostKeyFingerprint
             settings.timeout = artifacts.config.timeout
+            settings.parallel = artifacts.config.parallel ?? settings.parallel
             return SFTPTarget(settings)
         case "objstore":
             let location: S3Location
@@ -48,6 +74,7 @@ public enum TargetFactory {
                 settings.caBundle = ca.path
             }
             settings.timeout = artifacts.config.timeout
+            settings.parallel = artifacts.config.parallel ?? settings.parallel
             return S3Target(settings)
         default:
             throw DRAuditError(

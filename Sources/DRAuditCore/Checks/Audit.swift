@@ -153,10 +153,10 @@ public enum Audit {
         if let kit = input.kit { findings += Kit.findings(kit, now: input.now) }
         findings += input.unrecognized.map { object in
             let what =
-                object.special.map { "which is \($0.description), not a backup; indexed, never followed" }
-                ?? "(\(object.size) bytes), which is not a known backup name; kept in the index"
+                object.special.map { ", which is \($0.description), not a backup; indexed, never followed" }
+                ?? " (\(object.size) bytes), which is not a known backup name; kept in the index"
             return Finding(
-                "UNRECOGNIZED_OBJECT", .warn, object.key, "\(object.role.rawValue) target holds \(object.key) \(what)")
+                "UNRECOGNIZED_OBJECT", .warn, object.key, "\(object.role.rawValue) target holds \(object.key)\(what)")
         }
         findings += input.emptyMetadata.map {
             Finding("OBJECT_EMPTY", .warn, $0.key, "\($0.role.rawValue) metadata file \($0.key) is empty")
