@@ -47,5 +47,23 @@ static inline int drssh_knownhost_typemask(int hostkey_type) {
     return LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | key;
 }
 
+/// A session channel with a receive window of `window` bytes (room for many answers in flight).
+static inline LIBSSH2_CHANNEL *drssh_channel_open_session(LIBSSH2_SESSION *session, unsigned int window) {
+    return libssh2_channel_open_ex(session, "session", sizeof("session") - 1, window, LIBSSH2_CHANNEL_PACKET_DEFAULT,
+                                   NULL, 0);
+}
+
+static inline int drssh_channel_subsystem(LIBSSH2_CHANNEL *channel, const char *name) {
+    return libssh2_channel_subsystem(channel, name);
+}
+
+static inline ssize_t drssh_channel_read(LIBSSH2_CHANNEL *channel, char *buffer, size_t size) {
+    return libssh2_channel_read(channel, buffer, size);
+}
+
+static inline ssize_t drssh_channel_write(LIBSSH2_CHANNEL *channel, const char *buffer, size_t size) {
+    return libssh2_channel_write(channel, buffer, size);
+}
+
 static inline unsigned long drssh_attr_permissions(const LIBSSH2_SFTP_ATTRIBUTES *a) { return a->permissions; }
 #endif

@@ -35,12 +35,14 @@ struct SFTPTests {
             [.modificationDate: mtime], ofItemAtPath: tree.path + "/_portal_system_backup-20260101.010000.tar.gz")
 
         let objects = try listAll(SFTPTarget(settings(server, path: tree.path)))
-        // Depth-first: a folder's files, then its sub-folders in name order. The link and the empty folder add nothing.
+        // Folders are listed at once, so in no set order. The empty folder adds nothing; the link is indexed as
+        // what it is, not followed.
         let expected = [
-            "_portal_system_backup-20260101.010000.tar.gz", "2026/empty-dir-sibling.txt",
-            "2026/01/portal-web.think.org@e1@enterprise-20260101.010030.tar.gz",
+            "2026/01/portal-web.think.org@e1@enterprise-20260101.010030.tar.gz", "2026/empty-dir-sibling.txt",
+            "_portal_system_backup-20260101.010000.tar.gz", "link",
         ]
-        #expect(objects.map(\.key) == expected)
+        #expect(objects.map(\.key).sorted() == expected)
+        #expect(objects.first { $0.key == "link" }?.special == .symlink)
         #expect(objects.first { $0.key.hasPrefix("_portal") }?.size == 6)
         #expect(objects.first { $0.key.hasPrefix("_portal") }?.mtime == mtime)
         #expect(objects.first { $0.key.hasSuffix("sibling.txt") }?.size == 0)

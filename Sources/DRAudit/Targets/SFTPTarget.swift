@@ -36,7 +36,7 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
     let settings: Settings
     private var socketFD: Int32 = -1
     private var session: OpaquePointer?
-    private var sftp: OpaquePointer?
+    private var sftp: SFTPChannel?
 
     public init(_ settings: Settings) {
         self.settings = settings
@@ -62,60 +62,221 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
 
     public func list(_ visit: (StorageObject) throws -> Void) throws {
         try connectIfNeeded()
-        try listDirectory(root, prefix: "", visit)
+        try channelErrors("listing \(root)") { try listTree(visit) }
     }
 
     public func read(_ key: String, limit: Int) throws -> Data {
-        try connectIfNeeded()
-        let remote = root + "/" + key
-        guard let handle = drssh_open_read(sftp, remote) else { throw sftpError("cannot open \(remote)") }
-        defer { _ = drssh_close(handle) }
         var data = Data()
-        var buffer = [CChar](repeating: 0, count: 32 * 1024)
-        while true {
-            let n = libssh2_sftp_read(handle, &buffer, buffer.count)
-            if n == 0 { break }
-            if n < 0 { throw sftpError("reading \(remote) failed", rc: Int32(n)) }
-            data.append(contentsOf: buffer[0..<n].map { UInt8(bitPattern: $0) })
-            if data.count > limit { throw DRAuditError("\(location): \(remote) is larger than \(limit) bytes") }
-        }
+        try read([key], limit: limit) { data = $1 }
         return data
+    }
+
+    /// Reads the files `parallel` at a time over the one channel (OPEN, READ until EOF, CLOSE each).
+    public func read(_ keys: [String], limit: Int, _ each: (String, Data) throws -> Void) throws {
+        try connectIfNeeded()
+        try channelErrors("reading") { try withoutActuallyEscaping(each) { try readFiles(keys, limit: limit, $0) } }
+    }
+
+    /// Turns the channel's protocol errors into target errors (SFTP status errors already are). After any
+    /// failure the connection is dropped: answers to the requests still in flight would find no one.
+    private func channelErrors<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as SFTPChannel.ProtocolError {
+            disconnect()
+            throw DRAuditError("\(location): \(what) failed: \(error.message)", code: "TARGET_UNREACHABLE")
+        } catch {
+            disconnect()
+            throw error
+        }
     }
 
     // MARK: - Listing
 
-    private func listDirectory(_ directory: String, prefix: String, _ visit: (StorageObject) throws -> Void) throws {
-        guard let handle = drssh_opendir(sftp, directory) else { throw sftpError("cannot open directory \(directory)") }
-        var subdirectories: [(remote: String, key: String)] = []
-        do {
-            defer { _ = drssh_close(handle) }
-            var name = [CChar](repeating: 0, count: 4096)
-            var attributes = LIBSSH2_SFTP_ATTRIBUTES()
-            while true {
-                let rc = drssh_readdir(handle, &name, name.count, &attributes)
-                if rc == 0 { break }
-                if rc < 0 { throw sftpError("listing \(directory) failed", rc: rc) }
-                let entry = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-                if entry == "." || entry == ".." { continue }
-                let key = prefix.isEmpty ? entry : prefix + "/" + entry
-                // READDIR attributes are lstat's: links are skipped, never followed.
-                guard attributes.flags & UInt(LIBSSH2_SFTP_ATTR_PERMISSIONS) != 0 else { continue }
-                switch drssh_attr_permissions(&attributes) & 0o170000 {
-                case 0o040000:
-                    subdirectories.append((directory + "/" + entry, key))
-                case 0o100000:
-                    let size = attributes.flags & UInt(LIBSSH2_SFTP_ATTR_SIZE) != 0 ? Int64(attributes.filesize) : 0
-                    let mtime =
-                        attributes.flags & UInt(LIBSSH2_SFTP_ATTR_ACMODTIME) != 0
-                        ? Date(timeIntervalSince1970: TimeInterval(attributes.mtime)) : nil
-                    try visit(StorageObject(key: key, size: size, mtime: mtime))
-                default:
-                    continue
+    /// READDIR requests queued at once on one folder: grows 1, 2, 4 … up to this while answers come full, so a
+    /// small folder costs no more requests than before and a large one has many in flight.
+    static let readdirQueue = 16
+
+    private final class Folder {
+        let path: [UInt8]
+        let key: String
+        var handle: [UInt8] = []
+        var inFlight = 0
+        var window = 1
+        var atEnd = false
+        init(path: [UInt8], key: String) {
+            self.path = path
+            self.key = key
+        }
+    }
+
+    /// Lists the tree with `parallel` folders open at once, each with up to `readdirQueue` READDIRs in flight.
+    /// Sizes, times and types come from the READDIR answers (lstat's: links are not followed); a link is STATed
+    /// only to tell a dangling one.
+    private func listTree(_ visit: (StorageObject) throws -> Void) throws {
+        guard let channel = sftp else { return }
+        try withoutActuallyEscaping(visit) { visit in
+            // Nothing that holds `visit` may outlive this block, not even after a failure.
+            defer { channel.abandon() }
+            var waiting = [Folder(path: Array(root.utf8), key: "")]
+            var open = 0
+            var failure: Error?
+            func display(_ folder: Folder) -> String { RawName.key(folder.path) }
+            func statusError(_ reply: SFTPChannel.Reply, _ what: String) -> Error {
+                let status = reply.status ?? (SFTPChannel.Status.badMessage.rawValue, "")
+                return self.statusError(what, code: status.code)
+            }
+            func startMore() {
+                while open < max(1, settings.parallel), let folder = waiting.popLast() {
+                    open += 1
+                    channel.opendir(folder.path) { reply in
+                        guard reply.type == SFTPChannel.PacketType.handle.rawValue else {
+                            throw statusError(reply, "cannot open directory \(display(folder))")
+                        }
+                        var body = reply.body
+                        folder.handle = Array(try body.string())
+                        queueReads(folder)
+                    }
+                }
+            }
+            func queueReads(_ folder: Folder) {
+                while !folder.atEnd && folder.inFlight < folder.window {
+                    folder.inFlight += 1
+                    channel.readdir(folder.handle) { reply in try answered(folder, reply) }
+                }
+            }
+            func answered(_ folder: Folder, _ reply: SFTPChannel.Reply) throws {
+                folder.inFlight -= 1
+                if reply.type == SFTPChannel.PacketType.name.rawValue {
+                    var body = reply.body
+                    let count = try body.uint32()
+                    guard Int(count) <= body.bytes.count / 13 else {
+                        throw SFTPChannel.ProtocolError(message: "the server sent a malformed READDIR answer")
+                    }
+                    for _ in 0..<count {
+                        let name = Array(try body.string())
+                        _ = try body.string()  // the long name (ls -l)
+                        let attributes = try body.attributes()
+                        try entry(folder, name, attributes)
+                    }
+                    folder.window = min(Self.readdirQueue, folder.window * 2)
+                } else if reply.status?.code == SFTPChannel.Status.eof.rawValue {
+                    folder.atEnd = true
+                } else {
+                    throw statusError(reply, "listing \(display(folder))")
+                }
+                if folder.atEnd {
+                    if folder.inFlight == 0 {
+                        channel.closeHandle(folder.handle)
+                        open -= 1
+                        startMore()
+                    }
+                } else {
+                    queueReads(folder)
+                }
+            }
+            func entry(_ folder: Folder, _ name: [UInt8], _ attributes: SFTPChannel.Attributes) throws {
+                if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { return }
+                let key = folder.key.isEmpty ? RawName.key(name) : folder.key + "/" + RawName.key(name)
+                let path = folder.path + [UInt8(ascii: "/")] + name
+                let mode = attributes.permissions ?? 0
+                if attributes.permissions != nil, mode & 0o170000 == 0o040000 {
+                    waiting.append(Folder(path: path, key: key))
+                    startMore()
+                    return
+                }
+                var object = StorageObject(
+                    key: key, size: attributes.size ?? 0,
+                    mtime: attributes.mtime.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                    special: attributes.permissions == nil ? .other : SpecialFile(mode: mode))
+                guard object.special == .symlink else { return try visit(object) }
+                // The link's target is looked at (STAT follows it), never opened.
+                channel.stat(path) { reply in
+                    if reply.status?.code == SFTPChannel.Status.noSuchFile.rawValue {
+                        object.special = .danglingSymlink
+                    }
+                    try visit(object)
+                }
+            }
+            startMore()
+            do {
+                try channel.drive(until: { open == 0 && waiting.isEmpty && channel.inFlight == 0 })
+            } catch {
+                failure = error
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    // MARK: - Reading
+
+    private final class OpenFile {
+        let key: String
+        let path: [UInt8]
+        var handle: [UInt8] = []
+        var data = Data()
+        init(key: String, path: [UInt8]) {
+            self.key = key
+            self.path = path
+        }
+    }
+
+    /// Bytes asked for by one READ.
+    static let readSize: UInt32 = 64 * 1024
+
+    private func readFiles(_ keys: [String], limit: Int, _ each: @escaping (String, Data) throws -> Void) throws {
+        guard let channel = sftp else { return }
+        defer { channel.abandon() }
+        var waiting = Array(keys.reversed())
+        var open = 0
+        let rootBytes = Array(root.utf8)
+        func startMore() {
+            while open < max(1, settings.parallel), let key = waiting.popLast() {
+                open += 1
+                let file = OpenFile(key: key, path: rootBytes + [UInt8(ascii: "/")] + RawName.bytes(key))
+                channel.openForReading(file.path) { reply in
+                    guard reply.type == SFTPChannel.PacketType.handle.rawValue else {
+                        throw self.statusError(
+                            "cannot open \(self.root)/\(key)",
+                            code: reply.status?.code ?? SFTPChannel.Status.badMessage.rawValue)
+                    }
+                    var body = reply.body
+                    file.handle = Array(try body.string())
+                    readNext(file)
                 }
             }
         }
-        for sub in subdirectories.sorted(by: { $0.key < $1.key }) {
-            try listDirectory(sub.remote, prefix: sub.key, visit)
+        func readNext(_ file: OpenFile) {
+            channel.read(file.handle, offset: UInt64(file.data.count), length: Self.readSize) { reply in
+                if reply.type == SFTPChannel.PacketType.data.rawValue {
+                    var body = reply.body
+                    file.data.append(contentsOf: try body.string())
+                    guard file.data.count <= limit else {
+                        throw DRAuditError("\(self.location): \(self.root)/\(file.key) is larger than \(limit) bytes")
+                    }
+                    return readNext(file)
+                }
+                guard reply.status?.code == SFTPChannel.Status.eof.rawValue else {
+                    throw self.statusError(
+                        "reading \(self.root)/\(file.key)",
+                        code: reply.status?.code ?? SFTPChannel.Status.badMessage.rawValue)
+                }
+                channel.closeHandle(file.handle)
+                open -= 1
+                try each(file.key, file.data)
+                startMore()
+            }
+        }
+        startMore()
+        try channel.drive(until: { open == 0 && waiting.isEmpty && channel.inFlight == 0 })
+    }
+
+    private func statusError(_ what: String, code: UInt32) -> DRAuditError {
+        switch SFTPChannel.Status(rawValue: code) {
+        case .noSuchFile?:
+            return DRAuditError("\(location): \(what): no such file or directory", code: "TARGET_UNREACHABLE")
+        case .permissionDenied?:
+            return DRAuditError("\(location): \(what): permission denied", code: "TARGET_UNREACHABLE")
+        default:
+            return DRAuditError("\(location): \(what): SFTP status \(code)", code: "TARGET_UNREACHABLE")
         }
     }
 
@@ -155,12 +316,12 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         if rc != 0 { throw sessionError("SSH handshake failed", rc: rc, code: "TARGET_UNREACHABLE") }
         try verifyHostKey(session)
         try authenticate(session)
-        guard let sftp = libssh2_sftp_init(session) else {
-            throw sessionError(
-                "the server refused the SFTP subsystem", rc: libssh2_session_last_errno(session),
-                code: "TARGET_UNREACHABLE")
+        do {
+            sftp = try SFTPChannel(
+                session: session, socket: socketFD, timeout: settings.timeout, location: location)
+        } catch let error as SFTPChannel.ProtocolError {
+            throw sessionError(error.message, rc: libssh2_session_last_errno(session), code: "TARGET_UNREACHABLE")
         }
-        self.sftp = sftp
     }
 
     private func openSocket() throws -> Int32 {
@@ -302,7 +463,7 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
     }
 
     private func disconnect() {
-        if let sftp { libssh2_sftp_shutdown(sftp) }
+        sftp?.close()
         sftp = nil
         if let session {
             _ = drssh_session_disconnect(session, "dr-audit done")
@@ -322,20 +483,5 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         let detail = message.map { String(cString: $0) } ?? "libssh2 error \(rc)"
         let timeout = rc == LIBSSH2_ERROR_TIMEOUT ? " (timed out after \(Int(settings.timeout)) s)" : ""
         return DRAuditError("\(location): \(what): \(detail)\(timeout)", code: code)
-    }
-
-    private func sftpError(_ what: String, rc: Int32? = nil) -> DRAuditError {
-        let code = rc ?? (session.map { libssh2_session_last_errno($0) } ?? 0)
-        if code == LIBSSH2_ERROR_SFTP_PROTOCOL, let sftp {
-            switch libssh2_sftp_last_error(sftp) {
-            case LIBSSH2_FX_NO_SUCH_FILE, LIBSSH2_FX_NO_SUCH_PATH:
-                return DRAuditError("\(location): \(what): no such file or directory", code: "TARGET_UNREACHABLE")
-            case LIBSSH2_FX_PERMISSION_DENIED:
-                return DRAuditError("\(location): \(what): permission denied", code: "TARGET_UNREACHABLE")
-            case let status:
-                return DRAuditError("\(location): \(what): SFTP status \(status)", code: "TARGET_UNREACHABLE")
-            }
-        }
-        return sessionError(what + " (connection lost?)", rc: code, code: "TARGET_UNREACHABLE")
     }
 }
