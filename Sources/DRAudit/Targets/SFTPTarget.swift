@@ -81,10 +81,10 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
     /// failure the connection is dropped: answers to the requests still in flight would find no one.
     private func channelErrors<T>(_ what: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as SFTPChannel.ProtocolError {
-            disconnect()
+            abandonConnection()
             throw DRAuditError("\(location): \(what) failed: \(error.message)", code: "TARGET_UNREACHABLE")
         } catch {
-            disconnect()
+            abandonConnection()
             throw error
         }
     }
@@ -460,6 +460,12 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
             }
             throw sessionError("authentication failed", rc: rc, code: "TARGET_AUTH_FAILED")
         }
+    }
+
+    /// Drops a connection in an unknown state without talking to the server again (it may be gone, or slow).
+    private func abandonConnection() {
+        if socketFD >= 0 { shutdown(socketFD, Int32(SHUT_RDWR)) }
+        disconnect()
     }
 
     private func disconnect() {
