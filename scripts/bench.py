@@ -5,6 +5,9 @@ SFTP: dr-audit scan (libssh2) vs OpenSSH `sftp -b` `ls -l` of the same folder.
 S3:   dr-audit scan (libcurl) vs `rclone lsf -R` and `aws s3api list-objects-v2` on the same bucket.
 Also: unchanged rescan. Index: scan of --index-n (1M) local portal files plus a pgBackRest repository, then
 `pairs` and `audit` on that index. Each figure is the median of --runs runs; peak RSS is the largest seen.
+Far away (parts s3-far, sftp-far): the same listings through scripts/latency-proxy.py, which holds each chunk a
+client sends for --s3-delay (50 ms) or --sftp-delay (25 ms) before passing it on, so a request answered at once on
+loopback takes a round trip of a distant server, and requests in flight overlap as they would on a long link.
 Needs the servers of scripts/test-servers.sh (for sftp and s3) and a release build.
 """
 import argparse
@@ -27,7 +30,11 @@ parser.add_argument("--runs", type=int, default=3)
 parser.add_argument("--work", default="/tmp/dr-audit-bench")
 parser.add_argument("--index-n", type=int, default=1_000_000)
 parser.add_argument("--wal-n", type=int, default=1_000_000)
-parser.add_argument("--parts", default="sftp,s3,index,wal", help="comma-separated: sftp, s3, index, wal")
+parser.add_argument("--parts", default="sftp,s3,sftp-far,s3-far,index,wal",
+                    help="comma-separated: sftp, s3, sftp-far, s3-far, index, wal")
+parser.add_argument("--bucket", default="dr-audit-bench")
+parser.add_argument("--s3-delay", type=float, default=0.05)
+parser.add_argument("--sftp-delay", type=float, default=0.025)
 args = parser.parse_args()
 parts = set(args.parts.split(","))
 
@@ -41,7 +48,24 @@ def env_file():
     return values
 
 
-E = env_file() if parts & {"sftp", "s3"} else {}
+E = env_file() if parts & {"sftp", "s3", "sftp-far", "s3-far"} else {}
+
+
+class LatencyProxy:
+    """scripts/latency-proxy.py in front of a loopback server, for as long as the value lives."""
+
+    def __init__(self, upstream, delay):
+        self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts/latency-proxy.py"),
+                                         "--upstream", upstream, "--delay", str(delay)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = self.process.stdout.readline().decode()
+        if not line.startswith("ready "):
+            sys.exit("bench: latency-proxy.py did not start")
+        self.port = int(line.split()[1])
+
+    def stop(self):
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def names(n):
@@ -132,8 +156,7 @@ n = args.n
 work = args.work
 os.makedirs(work, exist_ok=True)
 
-if "sftp" in parts:
-    # --- SFTP -------------------------------------------------------------------------------------------
+if parts & {"sftp", "sftp-far"}:
     sftp_dir = os.path.join(E["DRTEST_SSH_HOME"], "dr-audit-bench", "portal")
     print(f"bench: preparing {n} files for SFTP in {sftp_dir}", file=sys.stderr)
     make_tree(sftp_dir, n)
@@ -149,6 +172,9 @@ if "sftp" in parts:
     batch = os.path.join(work, "sftp.batch")
     with open(batch, "w") as f:
         f.write(f"ls -l {sftp_dir}\n")
+
+if "sftp" in parts:
+    # --- SFTP -------------------------------------------------------------------------------------------
     openssh = run(["sftp", "-q", "-b", batch, "-i", os.path.join(E["DRTEST_SSH_DIR"], "client_key"), "-P", E["DRTEST_SSH_PORT"],
                    "-o", f"UserKnownHostsFile={E['DRTEST_SSH_DIR']}/known_hosts", "-o", "StrictHostKeyChecking=yes",
                    f"{E['DRTEST_SSH_USER']}@127.0.0.1"])
@@ -158,9 +184,27 @@ if "sftp" in parts:
     rescan = run([BIN, "scan", "--config", sftp_config])
     report("dr-audit rescan unchanged, SFTP", *rescan, ratio_to=openssh[0], goal=("≤ 1.1× listing", 1.1))
 
-if "s3" in parts:
-    # --- S3 ---------------------------------------------------------------------------------------------
-    bucket = "dr-audit-bench"
+if "sftp-far" in parts:
+    # --- SFTP, 25 ms away -------------------------------------------------------------------------------
+    proxy = LatencyProxy(f"127.0.0.1:{E['DRTEST_SSH_PORT']}", args.sftp_delay)
+    far = f"{int(args.sftp_delay * 1000)} ms"
+    openssh = run(["sftp", "-q", "-b", batch, "-i", os.path.join(E["DRTEST_SSH_DIR"], "client_key"), "-P", str(proxy.port),
+                   "-o", f"UserKnownHostsFile={E['DRTEST_SSH_DIR']}/known_hosts", "-o", "StrictHostKeyChecking=yes",
+                   "-o", f"HostKeyAlias=[127.0.0.1]:{E['DRTEST_SSH_PORT']}", f"{E['DRTEST_SSH_USER']}@127.0.0.1"])
+    report(f"OpenSSH sftp ls -l, {far}", *openssh)
+    far_config = write_config(
+        os.path.join(work, "sftp-far"),
+        cr("sftp", "127.0.0.1", sftp_dir, proxy.port),
+        f"kind: Secret\nmetadata: {{name: bench-secret}}\ndata:\n  username: {b64(E['DRTEST_SSH_USER'])}\n"
+        f"  ssh-privatekey: {b64(key)}\n",
+        f"  hostKeyFingerprint: {E['DRTEST_SSH_FINGERPRINT']}\n")
+    far_db = os.path.join(work, "sftp-far", "index.sqlite")
+    scan = run([BIN, "scan", "--config", far_config], before=remove(far_db))
+    report(f"dr-audit scan+index, SFTP, {far}", *scan, ratio_to=openssh[0], goal=("≤ 0.25× OpenSSH sftp", 0.25))
+    proxy.stop()
+
+if parts & {"s3", "s3-far"}:
+    bucket = args.bucket
     local = os.path.join(work, "s3-source", "portal")
     make_tree(local, n)
     rclone_env = {"RCLONE_CONFIG_S_TYPE": "s3", "RCLONE_CONFIG_S_PROVIDER": "SeaweedFS",
@@ -184,6 +228,9 @@ if "s3" in parts:
         f"  password: {b64(E['DRTEST_S3_SECRET_KEY'])}\n",
         f"  endpoint: {E['DRTEST_S3_ENDPOINT']}\n")
     s3_db = os.path.join(work, "s3", "index.sqlite")
+
+if "s3" in parts:
+    # --- S3 ---------------------------------------------------------------------------------------------
     rclone = run(rclone_cmd, env=rclone_env)
     report("rclone lsf -R", *rclone)
     aws = run([AWS, "--endpoint-url", E["DRTEST_S3_ENDPOINT"], "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "portal/"],
@@ -195,6 +242,57 @@ if "s3" in parts:
     report("dr-audit scan+index, S3 (vs awscli)", *scan, ratio_to=aws[0], goal=("≤ 0.33× awscli", 1 / 3))
     rescan = run([BIN, "scan", "--config", s3_config])
     report("dr-audit rescan unchanged, S3 (vs rclone)", *rescan, ratio_to=rclone[0], goal=("≤ 1.1× listing", 1.1))
+
+if "s3-far" in parts:
+    # --- S3, 50 ms away ---------------------------------------------------------------------------------
+    # The nightly case as for the 1M index: the next day's run (25 files) appears and the oldest day's expires.
+    proxy = LatencyProxy(E["DRTEST_S3_ENDPOINT"].split("//", 1)[1], args.s3_delay)
+    far = f"{int(args.s3_delay * 1000)} ms"
+    far_endpoint = f"http://127.0.0.1:{proxy.port}"
+    rclone = run(rclone_cmd, env={**rclone_env, "RCLONE_CONFIG_S_ENDPOINT": far_endpoint})
+    report(f"rclone lsf -R, {far}", *rclone)
+    far_config = write_config(
+        os.path.join(work, "s3-far"),
+        cr("objstore", "s3.example.com/us-east-1", f"{bucket}/portal"),
+        f"kind: Secret\nmetadata: {{name: bench-secret}}\ndata:\n  username: {b64(E['DRTEST_S3_ACCESS_KEY'])}\n"
+        f"  password: {b64(E['DRTEST_S3_SECRET_KEY'])}\n",
+        f"  endpoint: {far_endpoint}\n")
+    far_db = os.path.join(work, "s3-far", "index.sqlite")
+    scan = run([BIN, "scan", "--config", far_config], before=remove(far_db))
+    report(f"dr-audit scan+index, S3, {far}", *scan, ratio_to=rclone[0], goal=("≤ 0.5× rclone", 0.5))
+    rescan = run([BIN, "scan", "--config", far_config])
+    report(f"dr-audit rescan unchanged, S3, {far}", *rescan, ratio_to=rclone[0], goal=("≤ 0.2× rclone", 0.2))
+    scanned = far_db + ".scanned"
+    shutil.copyfile(far_db, scanned)
+    all_names = names(n + 25)
+    new_day, old_day = all_names[n:], all_names[:25]
+    staging = os.path.join(work, "s3-next-day")
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    for name in new_day:
+        touch(os.path.join(staging, name), 1)
+    rclone_local = ["env", "-u", "AWS_CA_BUNDLE", "rclone", "--config", "/dev/null"]
+    renv = {**os.environ, **rclone_env}
+
+    def shift(forward):
+        if forward:
+            subprocess.run(rclone_local + ["copy", staging, f"s:{bucket}/portal"], env=renv, check=True)
+            for name in old_day:
+                subprocess.run(rclone_local + ["deletefile", f"s:{bucket}/portal/{name}"], env=renv, check=True)
+        else:
+            for name in new_day:
+                subprocess.run(rclone_local + ["deletefile", f"s:{bucket}/portal/{name}"], env=renv, check=True)
+            for name in old_day:
+                touch(os.path.join(staging, name), 1)
+            subprocess.run(rclone_local + ["copy", "--include", "_portal_system_backup-20200101*", "--include",
+                                           "*-20200101.*", staging, f"s:{bucket}/portal"], env=renv, check=True)
+
+    shift(True)
+    nightly = run([BIN, "scan", "--config", far_config], before=lambda: shutil.copyfile(scanned, far_db))
+    report(f"dr-audit rescan +1 day -1 day, S3, {far}", *nightly, ratio_to=rclone[0], goal=("≤ 0.25× rclone", 0.25))
+    shift(False)
+    os.remove(scanned)
+    proxy.stop()
 
 # --- Index of 1M objects ----------------------------------------------------------------------------
 DAYS = 30
