@@ -97,20 +97,25 @@ struct KeyRangeTests {
     }
 
     @Test func aRangeBeingListedIsCutAtTheNextGroupsNearestFirst() {
+        // 1000 daily names over 2020-01 to 2022-09: the rest of 2022 and 2023-2029 are less than 2000 names, so the
+        // nearest cut worth a worker is the next decade; the wider groups follow.
         let cuts = KeyRanges.splitCuts(
             first: "p/_portal_system_backup-20200101.010005.tar.gz",
-            last: "p/_portal_system_backup-20220927.010005.tar.gz", through: nil, count: 5)
-        #expect(
-            cuts == [
-                "p/_portal_system_backup-2023", "p/_portal_system_backup-203", "p/_portal_system_backup-21",
-                "p/_portal_system_backup-3", "p/_portal_system_backup.",
-            ])
+            last: "p/_portal_system_backup-20220927.010005.tar.gz", keysInPage: 1000, through: nil, count: 3)
+        #expect(cuts == ["p/_portal_system_backup-203", "p/_portal_system_backup-21", "p/_portal_system_backup-3"])
+        // With small parts allowed, the nearest group comes first.
+        let fine = KeyRanges.splitCuts(
+            first: "p/_portal_system_backup-20200101.010005.tar.gz",
+            last: "p/_portal_system_backup-20220927.010005.tar.gz", keysInPage: 1000, through: nil, count: 2,
+            minimumKeys: 1)
+        #expect(fine == ["p/_portal_system_backup-2023", "p/_portal_system_backup-203"])
         // Never at or beyond the range's end, never before the last key listed.
-        let bounded = KeyRanges.splitCuts(first: "a/10", last: "a/17", through: "a/2", count: 8)
+        let bounded = KeyRanges.splitCuts(
+            first: "a/10", last: "a/17", keysInPage: 8, through: "a/2", count: 8, minimumKeys: 1)
         #expect(bounded == ["a/18"])  // "a/2" is the end itself, "a0" and "b" lie beyond it
         for cut in bounded { #expect(KeyOrder.less("a/17", cut) && KeyOrder.less(cut, "a/2")) }
-        #expect(KeyRanges.splitCuts(first: "a", last: "a", through: nil, count: 3) == [])
-        #expect(KeyRanges.splitCuts(first: "a1", last: "a9", through: "b", count: 0) == [])
+        #expect(KeyRanges.splitCuts(first: "a", last: "a", keysInPage: 1, through: nil, count: 3) == [])
+        #expect(KeyRanges.splitCuts(first: "a1", last: "a9", keysInPage: 9, through: "b", count: 0) == [])
     }
 
     @Test func aRepeatedContinuationTokenStopsTheListing() throws {

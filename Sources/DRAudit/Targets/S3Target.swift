@@ -107,7 +107,9 @@ public final class S3Target: StorageTarget, @unchecked Sendable {
             guard !past, page.isTruncated else { return }
             if let firstKey = page.objects.first?.key, let lastKey = page.objects.last?.key {
                 listing.shareOut(work) { through, count in
-                    KeyRanges.splitCuts(first: firstKey, last: lastKey, through: through, count: count)
+                    KeyRanges.splitCuts(
+                        first: firstKey, last: lastKey, keysInPage: page.objects.count, through: through, count: count,
+                        minimumKeys: 2 * self.settings.maxKeys)
                 }
             }
             token = page.nextContinuationToken

@@ -73,21 +73,30 @@ final class SFTPChannel {
         var bytes: ArraySlice<UInt8>
         mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
             guard n >= 0, bytes.count >= n else { throw ProtocolError(message: "truncated SFTP packet") }
-            let out = bytes.prefix(n)
-            bytes = bytes.dropFirst(n)
+            let start = bytes.startIndex
+            let out = bytes[start..<(start + n)]
+            bytes = bytes[(start + n)...]
             return out
         }
-        mutating func uint32() throws -> UInt32 { try take(4).reduce(0) { $0 << 8 | UInt32($1) } }
-        mutating func uint64() throws -> UInt64 { try take(8).reduce(0) { $0 << 8 | UInt64($1) } }
+        mutating func uint32() throws -> UInt32 {
+            guard bytes.count >= 4 else { throw ProtocolError(message: "truncated SFTP packet") }
+            let i = bytes.startIndex
+            let v =
+                UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])
+            bytes = bytes[(i + 4)...]
+            return v
+        }
+        mutating func uint64() throws -> UInt64 { UInt64(try uint32()) << 32 | UInt64(try uint32()) }
         mutating func string() throws -> ArraySlice<UInt8> { try take(Int(try uint32())) }
+        mutating func skip(_ n: Int) throws { _ = try take(n) }
         mutating func attributes() throws -> Attributes {
             let flags = try uint32()
             var a = Attributes()
             if flags & 0x1 != 0 { a.size = Int64(bitPattern: try uint64()) }
-            if flags & 0x2 != 0 { _ = try take(8) }
+            if flags & 0x2 != 0 { try skip(8) }
             if flags & 0x4 != 0 { a.permissions = try uint32() }
             if flags & 0x8 != 0 {
-                _ = try uint32()
+                try skip(4)
                 a.mtime = try uint32()
             }
             if flags & 0x8000_0000 != 0 {
@@ -293,7 +302,8 @@ final class SFTPChannel {
 
     private func dispatch(hello: ((Reply) throws -> Void)?) throws {
         while inbox.count - inboxStart >= 5 {
-            let length = inbox[inboxStart..<(inboxStart + 4)].reduce(0) { $0 << 8 | Int($1) }
+            let i = inboxStart
+            let length = Int(inbox[i]) << 24 | Int(inbox[i + 1]) << 16 | Int(inbox[i + 2]) << 8 | Int(inbox[i + 3])
             guard length >= 1, length <= Self.maxPacket else {
                 throw ProtocolError(message: "the server sent an SFTP packet of \(length) bytes")
             }

@@ -152,7 +152,7 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
                         throw SFTPChannel.ProtocolError(message: "the server sent a malformed READDIR answer")
                     }
                     for _ in 0..<count {
-                        let name = Array(try body.string())
+                        let name = try body.string()
                         _ = try body.string()  // the long name (ls -l)
                         let attributes = try body.attributes()
                         try entry(folder, name, attributes)
@@ -173,13 +173,12 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
                     queueReads(folder)
                 }
             }
-            func entry(_ folder: Folder, _ name: [UInt8], _ attributes: SFTPChannel.Attributes) throws {
-                if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { return }
+            func entry(_ folder: Folder, _ name: ArraySlice<UInt8>, _ attributes: SFTPChannel.Attributes) throws {
+                if name.count <= 2, name.allSatisfy({ $0 == UInt8(ascii: ".") }), !name.isEmpty { return }
                 let key = folder.key.isEmpty ? RawName.key(name) : folder.key + "/" + RawName.key(name)
-                let path = folder.path + [UInt8(ascii: "/")] + name
                 let mode = attributes.permissions ?? 0
                 if attributes.permissions != nil, mode & 0o170000 == 0o040000 {
-                    waiting.append(Folder(path: path, key: key))
+                    waiting.append(Folder(path: folder.path + [UInt8(ascii: "/")] + name, key: key))
                     startMore()
                     return
                 }
@@ -189,7 +188,7 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
                     special: attributes.permissions == nil ? .other : SpecialFile(mode: mode))
                 guard object.special == .symlink else { return try visit(object) }
                 // The link's target is looked at (STAT follows it), never opened.
-                channel.stat(path) { reply in
+                channel.stat(folder.path + [UInt8(ascii: "/")] + name) { reply in
                     if reply.status?.code == SFTPChannel.Status.noSuchFile.rawValue {
                         object.special = .danglingSymlink
                     }

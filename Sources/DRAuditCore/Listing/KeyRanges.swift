@@ -60,30 +60,49 @@ public enum KeyRanges {
     }
 
     /// Where to cut a range that is still being listed, to hand parts of it to `count` idle workers. `first` and
-    /// `last` are the first and last keys of the page just listed; `through` is the range's end. The keys of the
-    /// page differ first at some position: the cuts are the starts of the next groups at that position and at each
-    /// shallower one (`…-2023` after `…-2022…`, then `…-203`, `…-21`, … then after the site, the host, the folder),
-    /// nearest first. Each range between two cuts is then listed at once; one that turns out large is cut again
-    /// the same way when a worker is free, so a first scan, with no earlier keys to cut at, still spreads out.
-    /// Every cut is strictly between `last` and `through`, and printable ASCII past the common part.
-    public static func splitCuts(first: String, last: String, through: String?, count: Int) -> [String] {
-        guard count > 0 else { return [] }
+    /// `last` are the first and last of the `keysInPage` keys of the page just listed; `through` is the range's end.
+    /// The keys of the page differ first at some position: the candidate cuts are the starts of the next groups at
+    /// that position and at each shallower one (`…-2023` after `…-2022…`, then `…-203`, `…-21`, … then after the
+    /// site, the host, the folder), nearest first. A part is only worth a worker if it likely holds
+    /// `minimumKeys` keys (each range's last page reads past its end, so small parts cost more than they save):
+    /// its size is guessed from the page's density, reading 8 bytes from where a cut leaves the last key as a
+    /// fraction. Each part is then listed at once; one that turns out large is cut again the same way when a worker
+    /// is free, so a first scan, with no earlier keys to cut at, still spreads out. Every cut is strictly between
+    /// `last` and `through`, and printable ASCII past the common part.
+    public static func splitCuts(
+        first: String, last: String, keysInPage: Int, through: String?, count: Int,
+        minimumKeys: Int = minimumKeysPerRange
+    ) -> [String] {
+        guard count > 0, keysInPage > 1 else { return [] }
         let f = Array(first.utf8)
         let p = Array(last.utf8)
         let t = through.map { Array($0.utf8) }
         var e = 0
         while e < f.count, e < p.count, f[e] == p[e] { e += 1 }
         guard e < p.count else { return [] }
+        func fraction(_ bytes: [UInt8], from base: Int) -> Double {
+            var v = 0.0
+            var scale = 1.0
+            for i in base..<(base + 8) {
+                v += Double(i < bytes.count ? bytes[i] : 0) * scale
+                scale /= 256
+            }
+            return v
+        }
         var cuts: [[UInt8]] = []
+        var keysBefore = 0.0  // estimated keys between `last` and the previous cut taken
         var position = e
         while position >= 0, cuts.count < count {
-            if let next = nextInClass(p[position]) {
-                let cut = Array(p[..<position]) + [next]
-                if t.map({ KeyOrder.less(cut, $0) }) ?? true {
-                    cuts.append(cut)
-                }
-            }
-            position -= 1
+            defer { position -= 1 }
+            guard let next = nextInClass(p[position]) else { continue }
+            let cut = Array(p[..<position]) + [next]
+            guard t.map({ KeyOrder.less(cut, $0) }) ?? true else { continue }
+            let span = fraction(p, from: position) - fraction(f, from: position)
+            let ahead = fraction(cut, from: position) - fraction(p, from: position)
+            let estimate = span > 0 ? Double(keysInPage) * ahead / span : .infinity
+            guard estimate - keysBefore >= Double(minimumKeys) else { continue }
+            cuts.append(cut)
+            keysBefore = estimate
         }
         return cuts.map { String(decoding: $0, as: UTF8.self) }
     }

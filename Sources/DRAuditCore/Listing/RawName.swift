@@ -8,8 +8,8 @@ import Foundation
 public enum RawName {
     /// The key text of a name (or of a `/`-joined path) given as bytes.
     public static func key<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        if bytes.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "\\") }) { return String(decoding: bytes, as: UTF8.self) }
         let b = Array(bytes)
-        if b.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "\\") }) { return String(decoding: b, as: UTF8.self) }
         var out: [UInt8] = []
         out.reserveCapacity(b.count + 8)
         var i = 0
