@@ -219,3 +219,27 @@ struct SlowKubernetesAPITests {
         #expect(Date().timeIntervalSince(started) < 10)
     }
 }
+
+struct ParallelConfigTests {
+    func config(_ parallel: String) throws -> Config {
+        try Config.parse(
+            try Documents.parse(
+                "database: ./i.sqlite\nportal:\n  cr: ./cr.yaml\n  parallel: \(parallel)\n", name: "dr-audit.yaml"),
+            file: URL(fileURLWithPath: "/etc/dr-audit/dr-audit.yaml"))
+    }
+
+    @Test func parallelIsAWholeNumberFromOneToSixtyFourPerTarget() throws {
+        #expect(try config("16").portal?.parallel == 16)
+        #expect(try config("1").portal?.parallel == 1)
+        for bad in ["0", "65", "eight", "2.5", "-3"] {
+            let error = try #require(throws: DRAuditError.self) { try config(bad) }
+            #expect(error.message == "dr-audit.yaml: portal.parallel: '\(bad)' is not a whole number from 1 to 64")
+        }
+        #expect(
+            S3Target.Settings(
+                location: try S3Location.from(
+                    host: "h/r", path: "b1", provider: nil, uriStyle: nil, endpointOverride: nil),
+                credentials: BackupCredentials(username: "a", password: "b")
+            ).parallel == 8)
+    }
+}
