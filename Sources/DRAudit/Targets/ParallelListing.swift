@@ -25,7 +25,13 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
 final class RangeListing: @unchecked Sendable {
     final class Work: @unchecked Sendable {
         fileprivate var range: KeyRange
-        init(_ range: KeyRange) { self.range = range }
+        /// Cut off a range while listing: it may well be empty, and its first page then only reads the keys past
+        /// its end, so that page is asked small.
+        let isGuess: Bool
+        init(_ range: KeyRange, isGuess: Bool = false) {
+            self.range = range
+            self.isGuess = isGuess
+        }
     }
 
     private struct Stopped: Error {}
@@ -41,7 +47,7 @@ final class RangeListing: @unchecked Sendable {
     private let capacity: Int
 
     init(ranges: [KeyRange], capacity: Int) {
-        pending = ranges.map(Work.init)
+        pending = ranges.map { Work($0) }
         self.capacity = max(1, capacity)
     }
 
@@ -143,7 +149,7 @@ final class RangeListing: @unchecked Sendable {
         let found = cuts(work.range.through, wanted)
         guard !found.isEmpty else { return }
         let ends: [String?] = Array(found.dropFirst()) + [work.range.through]
-        for (cut, end) in zip(found, ends) { pending.append(Work(KeyRange(after: cut, through: end))) }
+        for (cut, end) in zip(found, ends) { pending.append(Work(KeyRange(after: cut, through: end), isGuess: true)) }
         work.range.through = found[0]
         condition.broadcast()
     }

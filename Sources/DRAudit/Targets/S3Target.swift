@@ -73,8 +73,10 @@ public final class S3Target: StorageTarget, @unchecked Sendable {
         var token: String?
         let after = listing.range(of: work).after
         repeat {
+            // A guessed range's first page is small: if the range is empty, it reads only a few keys past its end.
+            let maxKeys = work.isGuess && token == nil ? max(10, settings.maxKeys / 10) : settings.maxKeys
             let url = settings.location.listURL(
-                continuationToken: token, startAfter: token == nil ? after : nil, maxKeys: settings.maxKeys)
+                continuationToken: token, startAfter: token == nil ? after : nil, maxKeys: maxKeys)
             let response = try send("GET", url, what: "listing", client: client)
             let page: S3XML.Page
             do { page = try S3XML.parseList(response.body) } catch {
