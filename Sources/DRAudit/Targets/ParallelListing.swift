@@ -41,6 +41,17 @@ final class RangeListing: @unchecked Sendable {
     private var busy = 0
     private var idle = 0
     private(set) var rangesStarted = 0
+    /// Smoothed seconds a request takes. Cutting a range costs the pages that read past the cuts; it pays only
+    /// when requests wait on a distant server, not when a nearby one answers as fast as pages are parsed.
+    private var roundTrip: Double?
+    static let roundTripWorthCutting = 0.02
+
+    /// Notes how long a request took.
+    func noteRoundTrip(_ seconds: Double) {
+        condition.lock()
+        roundTrip = roundTrip.map { 0.8 * $0 + 0.2 * seconds } ?? seconds
+        condition.unlock()
+    }
     private var pages: [[StorageObject]] = []
     private var failure: Error?
     private var stopped = false
@@ -145,7 +156,7 @@ final class RangeListing: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         let wanted = idle - pending.count
-        guard wanted > 0, !stopped else { return }
+        guard wanted > 0, !stopped, (roundTrip ?? 0) >= Self.roundTripWorthCutting else { return }
         let found = cuts(work.range.through, wanted)
         guard !found.isEmpty else { return }
         let ends: [String?] = Array(found.dropFirst()) + [work.range.through]

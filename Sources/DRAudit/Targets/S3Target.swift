@@ -77,7 +77,9 @@ public final class S3Target: StorageTarget, @unchecked Sendable {
             let maxKeys = work.isGuess && token == nil ? max(10, settings.maxKeys / 10) : settings.maxKeys
             let url = settings.location.listURL(
                 continuationToken: token, startAfter: token == nil ? after : nil, maxKeys: maxKeys)
+            let sent = Date()
             let response = try send("GET", url, what: "listing", client: client)
+            listing.noteRoundTrip(Date().timeIntervalSince(sent))
             let page: S3XML.Page
             do { page = try S3XML.parseList(response.body) } catch {
                 throw DRAuditError(
