@@ -98,38 +98,41 @@ public struct LocalTarget: StorageTarget {
                     guard errno == 0 else { throw failure("cannot read", prefix) }
                     break
                 }
-                let name = withUnsafePointer(to: entry.pointee.d_name) {
-                    $0.withMemoryRebound(to: UInt8.self, capacity: Int(NAME_MAX) + 1) {
-                        Array(
-                            UnsafeBufferPointer(
-                                start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
+                // The name as readdir holds it (NUL-terminated): no copy unless it is a folder kept for later.
+                try withUnsafePointer(to: entry.pointee.d_name) {
+                    try $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { cName in
+                        let name = UnsafeBufferPointer(
+                            start: UnsafeRawPointer(cName).assumingMemoryBound(to: UInt8.self), count: strlen(cName))
+                        try visitEntry(fd: fd, index: index, prefix: prefix, cName: cName, name: name)
                     }
                 }
-                if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
-                let key = prefix.isEmpty ? RawName.key(name) : prefix + "/" + RawName.key(name)
-                var info = stat()
-                guard fstatat(fd, cString(name), &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                    throw failure("cannot stat", key)
-                }
-                let mode = UInt32(info.st_mode)
-                if mode & UInt32(S_IFMT) == UInt32(S_IFDIR) {
-                    stack[index].folders.append(name)
-                    continue
-                }
-                let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec / 1_000_000) / 1000
-                var special = SpecialFile(mode: mode)
-                if special == .symlink {
-                    // The target is only looked at, never opened: a link to nothing is worth telling apart.
-                    var target = stat()
-                    if fstatat(fd, cString(name), &target, 0) != 0, [ENOENT, ELOOP, ENOTDIR].contains(errno) {
-                        special = .danglingSymlink
-                    }
-                }
-                try visit(
-                    StorageObject(
-                        key: key, size: Int64(info.st_size), mtime: Date(timeIntervalSince1970: mtime),
-                        special: special))
             }
+        }
+
+        private mutating func visitEntry(
+            fd: Int32, index: Int, prefix: String, cName: UnsafePointer<CChar>, name: UnsafeBufferPointer<UInt8>
+        ) throws {
+            if name.count <= 2, name.allSatisfy({ $0 == UInt8(ascii: ".") }) { return }
+            let key = prefix.isEmpty ? RawName.key(name) : prefix + "/" + RawName.key(name)
+            var info = stat()
+            guard fstatat(fd, cName, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw failure("cannot stat", key) }
+            let mode = UInt32(info.st_mode)
+            if mode & UInt32(S_IFMT) == UInt32(S_IFDIR) {
+                stack[index].folders.append(Array(name))
+                return
+            }
+            let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec / 1_000_000) / 1000
+            var special = SpecialFile(mode: mode)
+            if special == .symlink {
+                // The target is only looked at, never opened: a link to nothing is worth telling apart.
+                var target = stat()
+                if fstatat(fd, cName, &target, 0) != 0, [ENOENT, ELOOP, ENOTDIR].contains(errno) {
+                    special = .danglingSymlink
+                }
+            }
+            try visit(
+                StorageObject(
+                    key: key, size: Int64(info.st_size), mtime: Date(timeIntervalSince1970: mtime), special: special))
         }
 
         /// Keeps at most `openFolderLimit` folder descriptors open: the shallowest beyond the root is closed first.
