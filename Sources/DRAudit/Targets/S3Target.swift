@@ -113,7 +113,7 @@ public final class S3Target: StorageTarget, @unchecked Sendable {
                 listing.shareOut(work) { through, count in
                     KeyRanges.splitCuts(
                         first: firstKey, last: lastKey, keysInPage: page.objects.count, through: through, count: count,
-                        minimumKeys: 2 * self.settings.maxKeys)
+                        minimumKeys: self.settings.maxKeys)
                 }
             }
             token = page.nextContinuationToken
