@@ -195,7 +195,8 @@ public struct Config: Sendable {
                 encryptionSecret: try path(entries["encryptionSecret"], "\(key).encryptionSecret"), target: target,
                 knownHosts: try path(entries["knownHosts"], "\(key).knownHosts"), hostKeyFingerprint: fingerprint,
                 timeout: try duration(
-                    entries["timeout"], "\(key).timeout", default: 30, maximum: (Self.maximumTimeout, "1d")), parallel: parallel,
+                    entries["timeout"], "\(key).timeout", default: 30, maximum: (Self.maximumTimeout, "1d")),
+                parallel: parallel,
                 endpoint: try text(entries["endpoint"], "\(key).endpoint"),
                 caBundle: try path(entries["caBundle"], "\(key).caBundle"),
                 baseline: try path(entries["baseline"], "\(key).baseline"))
