@@ -215,6 +215,17 @@ struct ClassifierTests {
         #expect(Classifier.classify(key, role: .management) == kind)
     }
 
+    @Test func pgBackRestsLatestLinkIsPartOfItsRepositoryAndNoOtherLinkIs() {
+        func link(_ key: String) -> StorageObject { StorageObject(key: key, size: 0, mtime: nil, special: .symlink) }
+        #expect(Classifier.classify(link("repo/backup/apic/latest"), role: .management) == .pgbackrestData)
+        #expect(Classifier.classify(link("repo/backup/apic/backup.info"), role: .management) == .unrecognized)
+        #expect(Classifier.classify(link("latest"), role: .management) == .unrecognized)
+        #expect(Classifier.classify(link("backup/apic/latest"), role: .portal) == .unrecognized)
+        var fifo = link("backup/apic/latest")
+        fifo.special = .fifo
+        #expect(Classifier.classify(fifo, role: .management) == .unrecognized)
+    }
+
     @Test func portalKeysInSubfolders() {
         #expect(
             Classifier.classify("2020/_portal_system_backup-20200422.095734.tar.gz", role: .portal) == .portalSystem)

@@ -77,6 +77,11 @@ struct RealRepositoryTests {
         #expect(run.first <= first.number)  // the archive may begin before its oldest backup's WAL
         #expect(state.recoveryWindows.count == 1)
         #expect(state.recoveryWindows.first?.backups.count == info.backups.count)
+        // Every object the tool wrote is recognised (its `latest` link among them on a file system).
+        let unrecognized = Audit.assess(try workspace.auditInput(now: Date())).findings.filter {
+            $0.code == "UNRECOGNIZED_OBJECT"
+        }
+        #expect(unrecognized.isEmpty, "\(unrecognized.map(\.subject))")
     }
 
     @Test func aLocalPgBackRestRepositoryReadsAsPgBackRestDescribesIt() throws {
@@ -140,6 +145,10 @@ struct RealRepositoryTests {
         #expect(state.restorable.count == tools.count, "\(state.problems)")
         #expect(!state.recoveryWindows.isEmpty)
         #expect(state.recoveryWindows.allSatisfy { $0.format == .barman })
+        let unrecognized = Audit.assess(try workspace.auditInput(now: Date())).findings.filter {
+            $0.code == "UNRECOGNIZED_OBJECT"
+        }
+        #expect(unrecognized.isEmpty, "\(unrecognized.map(\.subject))")
     }
 
     /// The proof that a point-in-time pair restores what it claims: a portal run centred on the fixtures' target

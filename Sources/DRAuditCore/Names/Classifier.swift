@@ -7,9 +7,18 @@ public enum Classifier {
     /// names), so that the index re-judges what an older version stored.
     public static let version = 2
 
-    /// A link, FIFO, socket or device is never a backup, whatever its name.
+    /// A link, FIFO, socket or device is never a backup, whatever its name; but pgBackRest's own `latest` link to
+    /// the newest backup's folder is part of its repository.
     public static func classify(_ object: StorageObject, role: Role) -> ObjectKind {
-        object.special == nil ? classify(object.key, role: role) : .unrecognized
+        switch object.special {
+        case nil:
+            return classify(object.key, role: role)
+        case .symlink?, .danglingSymlink?:
+            guard role == .management, object.fileName == "latest" else { return .unrecognized }
+            return classify(object.key, role: role) == .pgbackrestData ? .pgbackrestData : .unrecognized
+        default:
+            return .unrecognized
+        }
     }
 
     public static func classify(_ key: String, role: Role) -> ObjectKind {
