@@ -1,7 +1,7 @@
 # dr-audit: `make demo` runs the tool on a generated sample, `make test` runs every test.
 # Both install what they need first (Debian packages via apt).
 SWIFT ?= swift
-BUILD_PACKAGES := libsqlite3-dev pkg-config libssh2-1-dev libcurl4-openssl-dev libxml2-dev libssl-dev
+BUILD_PACKAGES := libsqlite3-dev pkg-config libssh2-1-dev libcurl4-openssl-dev libxml2-dev zlib1g-dev libssl-dev
 # postgresql-15, pgbackrest, barman-cli-cloud (and python3-boto3, which scripts/pg-fixtures.sh also uses) write the
 # real management repositories the WAL tests read.
 TEST_PACKAGES := openssh-server openssh-client curl openssl python3-venv chromium postgresql-15 pgbackrest \

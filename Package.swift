@@ -17,10 +17,11 @@ let package = Package(
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Pure core: names, records, pairing, checks. No file, network or database access.
         // Yams: the restore plan is emitted by a YAML emitter, never by string concatenation.
-        .target(name: "DRAuditCore", dependencies: ["CLibXML2", "CCrypto", .product(name: "Yams", package: "Yams")]),
+        .target(name: "DRAuditCore", dependencies: ["CLibXML2", "CZlib", "CCrypto", .product(name: "Yams", package: "Yams")]),
         // Edges: config loading, targets (storage), cluster exports, the SQLite index, the commands' logic.
         .target(
             name: "DRAudit",
