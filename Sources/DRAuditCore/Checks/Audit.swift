@@ -105,6 +105,8 @@ public struct AuditInput: Sendable {
     public var deployment = DeploymentState()
     /// The DR kit and what the last scan read of the live cluster; nil when the config names no kit.
     public var kit: Kit.State?
+    /// The latest `verify` results: a failed object is left out like one a Failed backup CR names.
+    public var verification = VerificationEvidence()
 
     public init(now: Date, policy: PairingPolicy) {
         self.now = now
@@ -123,12 +125,23 @@ public struct Assessment: Sendable {
 
 public enum Audit {
     public static func assess(_ input: AuditInput) -> Assessment {
-        let failedPortal = Set((input.portalRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
-        let failedManagement = Set(
+        let recordFailedPortal = Set(
+            (input.portalRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
+        let recordFailedManagement = Set(
             (input.managementRecords ?? []).filter { $0.verdict == .failed }.compactMap(\.objectName))
-        let usablePortal = input.portal.excluding(fileNames: failedPortal)
-        let management = Restorability.assess(input.managementBackups, wal: input.wal, contradicted: failedManagement)
-        let pairing = Pairing.pair(portal: usablePortal, management: management, policy: input.policy)
+        // An object whose latest verification failed is left out as if a Failed CR named it.
+        let failedPortal = recordFailedPortal.union(input.verification.failedPortalFileNames)
+        let failedManagement = recordFailedManagement.union(input.verification.failedManagement)
+        func pair(_ portal: Set<String>, _ contradicted: Set<String>) -> (ManagementState, PairingResult) {
+            let usablePortal = input.portal.excluding(fileNames: portal)
+            let management = Restorability.assess(input.managementBackups, wal: input.wal, contradicted: contradicted)
+            return (management, Pairing.pair(portal: usablePortal, management: management, policy: input.policy))
+        }
+        let (management, pairing) = pair(failedPortal, failedManagement)
+        // The pair a restore would have used without the verification results: a failure in it is the worst kind.
+        let unverified =
+            failedPortal.count == recordFailedPortal.count && failedManagement.count == recordFailedManagement.count
+            ? pairing : pair(recordFailedPortal, recordFailedManagement).1
 
         var findings: [Finding] = []
         findings += sourceFindings(input)
@@ -147,6 +160,10 @@ public enum Audit {
             )
         }
         findings += managementFindings(input, management)
+        findings += Verification.findings(
+            input.verification, now: input.now, newest: pairing.pairs.first, baselineNewest: unverified.pairs.first,
+            managementBackups: input.managementBackups)
+        findings += SizeDrop.findings(portal: input.portal, management: input.managementBackups)
         findings += crossCheckFindings(input)
         findings += deploymentFindings(input)
         findings += siteHostFindings(input.deployment.portalCR, pairing)

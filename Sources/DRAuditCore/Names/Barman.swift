@@ -20,6 +20,10 @@ public enum Barman {
         /// The first and last WAL segment the backup needs to be consistent (`begin_wal`/`end_wal`).
         public var beginWAL: WALSegment?
         public var endWAL: WALSegment?
+        /// `size`, when recorded (barman-cloud 3.4 writes None).
+        public var size: Int64? = nil
+        /// The OIDs of `tablespaces` (each one's data is `<oid>.tar*`); nil when the line does not parse.
+        public var tablespaceOIDs: [Int]? = []
     }
 
     public enum InfoError: Error, Equatable, CustomStringConvertible {
@@ -58,7 +62,50 @@ public enum Barman {
             backupID: values["backup_id"], status: status.uppercased(),
             begin: values["begin_time"].flatMap(parseTime), end: values["end_time"].flatMap(parseTime),
             error: values["error"].flatMap { $0 == "None" || $0.isEmpty ? nil : $0 },
-            beginWAL: beginWAL, endWAL: endWAL)
+            beginWAL: beginWAL, endWAL: endWAL,
+            size: values["size"].flatMap { Int64($0) },
+            tablespaceOIDs: values["tablespaces"].map(parseTablespaceOIDs) ?? [])
+    }
+
+    /// `tablespaces=` holds Python's repr of a list of (name, oid, location) tuples, or None:
+    /// `[('tbs1', 16385, '/data/tbs1'), ("it's", 16386, '/x')]`. Returns the OIDs, or nil when it is neither.
+    public static func parseTablespaceOIDs(_ text: String) -> [Int]? {
+        let chars = Array(text.trimmingCharacters(in: .whitespaces).unicodeScalars)
+        if chars.isEmpty || String(String.UnicodeScalarView(chars)) == "None" { return [] }
+        var i = 0
+        func skipSpaces() { while i < chars.count && chars[i] == " " { i += 1 } }
+        func expect(_ c: Unicode.Scalar) -> Bool {
+            skipSpaces()
+            guard i < chars.count, chars[i] == c else { return false }
+            i += 1
+            return true
+        }
+        func skipString() -> Bool {
+            skipSpaces()
+            guard i < chars.count, chars[i] == "'" || chars[i] == "\"" else { return false }
+            let quote = chars[i]
+            i += 1
+            while i < chars.count && chars[i] != quote { i += chars[i] == "\\" ? 2 : 1 }
+            guard i < chars.count else { return false }
+            i += 1
+            return true
+        }
+        guard expect("[") else { return nil }
+        var oids: [Int] = []
+        if expect("]") { return oids }
+        while true {
+            guard expect("("), skipString(), expect(",") else { return nil }
+            skipSpaces()
+            var digits = ""
+            while i < chars.count, ("0"..."9").contains(chars[i]), digits.count < 10 {
+                digits.unicodeScalars.append(chars[i])
+                i += 1
+            }
+            guard let oid = Int(digits), expect(","), skipString(), expect(")") else { return nil }
+            oids.append(oid)
+            if expect("]") { return oids }
+            guard expect(",") else { return nil }
+        }
     }
 
     /// barman writes Python's `str(datetime)`: `2023-09-18 10:16:13.123456+00:00`; also accept RFC 3339.

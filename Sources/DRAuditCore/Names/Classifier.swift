@@ -280,7 +280,7 @@ public enum Classifier {
                 var backup = ManagementBackup(
                     id: entry.label, format: .pgbackrest, type: entry.type, start: entry.start,
                     stop: entry.stop, prior: entry.prior, status: status, detail: detail,
-                    infoKey: usedKey)
+                    infoKey: usedKey, size: entry.size)
                 if let start = entry.archiveStart, let stop = entry.archiveStop {
                     // The archive of the database the backup was taken from; with no [db:history] entry for it, the
                     // stanza's only archive.
@@ -314,6 +314,7 @@ public enum Classifier {
     ) -> [ManagementBackup] {
         var infos: [String: StorageObject] = [:]
         var hasData: Set<String> = []
+        var dataSize: [String: Int64] = [:]
         for (object, kind) in objects where kind == .barmanInfo || kind == .barmanData {
             let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
             guard let place = barmanPlace(parts), let backupID = place.backupID else { continue }
@@ -322,6 +323,7 @@ public enum Classifier {
                 infos[id] = object
             } else if object.fileName.hasPrefix("data.tar") && object.size > 0 {
                 hasData.insert(id)
+                dataSize[id] = object.size
             }
         }
         return infos.keys.sorted().map { id in
@@ -354,7 +356,8 @@ public enum Classifier {
             }
             var backup = ManagementBackup(
                 id: id, format: .barman, type: "full", start: info.begin ?? labelTime,
-                stop: info.end, prior: nil, status: status, detail: detail, infoKey: object.key)
+                stop: info.end, prior: nil, status: status, detail: detail, infoKey: object.key,
+                size: info.size ?? dataSize[id])
             if let begin = info.beginWAL, let end = info.endWAL {
                 let server = id.split(separator: "/").dropLast().joined(separator: "/")
                 backup.wal = WALRange(archive: server + "/wals", start: begin, stop: end)

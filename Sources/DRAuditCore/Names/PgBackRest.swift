@@ -47,6 +47,8 @@ public enum PgBackRest {
         public var dbID: Int?
         /// `option-archive-copy`: the backup holds its own WAL.
         public var archiveCopy: Bool
+        /// `backup-info-size`: the size of the database the backup copied.
+        public var size: Int64? = nil
     }
 
     /// A whole backup.info: its entries and the database versions by `db-id` (`[db:history]`).
@@ -142,6 +144,7 @@ public enum PgBackRest {
             stop: Date(timeIntervalSince1970: stop), prior: prior, error: error,
             archiveStart: archiveStart, archiveStop: archiveStop,
             dbID: (object["db-id"] as? NSNumber)?.intValue,
-            archiveCopy: (object["option-archive-copy"] as? Bool) ?? false)
+            archiveCopy: (object["option-archive-copy"] as? Bool) ?? false,
+            size: (object["backup-info-size"] as? NSNumber).map { $0.int64Value })
     }
 }

@@ -99,10 +99,13 @@ public struct ManagementBackup: Hashable, Codable, Sendable {
     public var wal: WALRange?
     /// pgBackRest `option-archive-copy`: the backup holds its own WAL, so the archive need not.
     public var archiveCopy: Bool?
+    /// How big it is, for the size-drop rule: pgBackRest `backup-info-size` (the database's size), barman-cloud
+    /// `size` when recorded, else the size of its data tar.
+    public var size: Int64?
 
     public init(
         id: String, format: Format, type: String, start: Date, stop: Date?, prior: String?,
-        status: Status, detail: String? = nil, infoKey: String? = nil
+        status: Status, detail: String? = nil, infoKey: String? = nil, size: Int64? = nil
     ) {
         self.id = id
         self.format = format
@@ -113,6 +116,7 @@ public struct ManagementBackup: Hashable, Codable, Sendable {
         self.status = status
         self.detail = detail
         self.infoKey = infoKey
+        self.size = size
     }
 
     /// The point in time a restore of this backup recovers to: its end, when known.

@@ -214,7 +214,7 @@ public struct PgBackRestManifest: Sendable, Equatable {
             }
             func integer(_ key: String) throws -> Int64? {
                 guard let raw = entry[key] else { return nil }
-                guard let number = raw as? NSNumber, !(raw is Bool), number.doubleValue == Double(number.int64Value),
+                guard let number = raw as? NSNumber, number.doubleValue == Double(number.int64Value),
                     number.int64Value >= 0
                 else {
                     throw ParseError.malformed(line: lineNumber, reason: "file \(name): \(key) is not a size")
