@@ -115,6 +115,9 @@ public final class Workspace {
             if cluster.crossChecksManagement { input.managementRecords = management }
             input.sources.append(try sourceState("cluster", fallbackLocation: "cluster exports"))
         }
+        input.verification = VerificationEvidence(
+            maxAge: config.verifyMaxAge,
+            latest: try index.latestVerifications(since: now.addingTimeInterval(-config.verifyMaxAge)))
         if withDeployment {
             let management = try artifacts(.management)
             input.deployment = DeploymentState(

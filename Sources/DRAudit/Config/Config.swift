@@ -59,6 +59,8 @@ public struct Config: Sendable {
 
     /// A target's timeout: a day is already no timeout at all (and milliseconds stay within what libssh2 takes).
     public static let maximumTimeout: TimeInterval = 86400
+    /// `verify.maxAge`: the newest pair should have been verified within this (else VERIFY_STALE).
+    public var verifyMaxAge: TimeInterval = 7 * 86400
 
     public func subsystem(_ role: Role) -> Subsystem? { role == .portal ? portal : management }
 
@@ -111,7 +113,7 @@ public struct Config: Sendable {
         }
 
         guard
-            let top = try map(root, "", allowed: ["database", "portal", "management", "cluster", "pairing", "kit"])
+            let top = try map(root, "", allowed: ["database", "portal", "management", "cluster", "pairing", "kit", "verify"])
         else {
             throw DRAuditError("\(name): empty config")
         }
@@ -215,6 +217,8 @@ public struct Config: Sendable {
         }
         let kit = try map(top["kit"], "kit", allowed: ["maxAge"]) ?? [:]
         let kitMaxAge = try duration(kit["maxAge"], "kit.maxAge", default: Kit.defaultMaxAge)
+        let verify = try map(top["verify"], "verify", allowed: ["maxAge"]) ?? [:]
+        let verifyMaxAge = try duration(verify["maxAge"], "verify.maxAge", default: 7 * 86400)
         guard
             let database = try path(top["database"], "database")
                 ?? (requireSubsystems ? nil : base.appendingPathComponent("dr-audit.sqlite"))
@@ -223,6 +227,7 @@ public struct Config: Sendable {
             file: file, database: database, portal: try subsystem("portal"),
             management: try subsystem("management"), cluster: cluster, policy: policy)
         config.kitMaxAge = kitMaxAge
+        config.verifyMaxAge = verifyMaxAge
         guard config.portal != nil || config.management != nil || !requireSubsystems else {
             throw DRAuditError("\(name): neither portal nor management is configured")
         }

@@ -26,6 +26,9 @@ public struct SampleEnvironment {
         public var walHoleDaysAgo: [Int] = [16]
         /// Whether the management repository has a WAL archive at all.
         public var walArchive = true
+        /// Days ago whose first site archive has a byte flipped inside its deflate data (size unchanged): only
+        /// `dr-audit verify` can tell.
+        public var corruptedArchiveDaysAgo: [Int] = [15]
         public var unrecognizedFiles = ["upload-check.txt"]
         public var clusterExports = true
         public var saveEncryptionSecret = true
@@ -84,9 +87,13 @@ public struct SampleEnvironment {
                         PortalFileName.format(
                             kind: .site, site: site, time: portalStart.addingTimeInterval(Double(30 + 25 * i))))
                 }
-                for name in names {
-                    try file(
-                        portalDir.appendingPathComponent(name), String(repeating: "portal backup \(name)\n", count: 40))
+                for (i, name) in names.enumerated() {
+                    var archive = portalArchive(name)
+                    if i == 1 && options.corruptedArchiveDaysAgo.contains(daysAgo) {
+                        archive[archive.count / 2] ^= 0x5a
+                    }
+                    try fm.createDirectory(at: portalDir, withIntermediateDirectories: true)
+                    try archive.write(to: portalDir.appendingPathComponent(name))
                     recordNumber += 1
                     portalRecords.append(
                         portalRecord(name: String(format: "portal-record-%05d", recordNumber), file: name))
@@ -99,15 +106,46 @@ public struct SampleEnvironment {
             let stamp = label(start)
             let id = isFull ? stamp + "F" : "\(fullLabel!)_\(stamp)I"
             let labelDir = repo.appendingPathComponent("backup/apic/\(id)")
-            try file(labelDir.appendingPathComponent("pg_data/base/1/1259.gz"), String(repeating: "page", count: 200))
+            // pgBackRest's layout: each file gzip-compressed under the label that stored it; an incremental
+            // stores what changed (1259) and references the rest (PG_VERSION) in its full backup.
+            let page = Data(String(repeating: "page of \(stamp) ", count: 40).utf8)
+            let version = Data("12\n".utf8)
+            try fm.createDirectory(
+                at: labelDir.appendingPathComponent("pg_data/base/1"), withIntermediateDirectories: true)
+            let storedPage = Deflate.compress(page)
+            try storedPage.write(to: labelDir.appendingPathComponent("pg_data/base/1/1259.gz"))
+            let storedVersion = Deflate.compress(version)
+            if isFull { try storedVersion.write(to: labelDir.appendingPathComponent("pg_data/PG_VERSION.gz")) }
             if options.failedManagementDaysAgo.contains(daysAgo) {
                 // Interrupted: data written, no manifest, never listed in backup.info.
                 managementRecords.append(
                     managementRecord(id: id, type: isFull ? "full" : "incremental", phase: "Failed", stop: nil))
                 continue
             }
-            let manifest =
-                "[backup]\nbackup-label=\"\(id)\"\nbackup-timestamp-start=\(Int(start.timeIntervalSince1970))\n"
+            func entry(_ content: Data, stored: Data, reference: String?) -> String {
+                "{\"checksum\":\"\(SHA1.hex(content))\",\(reference.map { "\"reference\":\"\($0)\"," } ?? "")\"repo-size\":\(stored.count),\"size\":\(content.count),\"timestamp\":\(Int(start.timeIntervalSince1970))}"
+            }
+            let manifest = """
+                [backrest]
+                backrest-format=5
+                backrest-version="2.33"
+
+                [backup]
+                backup-label="\(id)"
+                \(isFull ? "" : "backup-prior=\"\(lastGood!)\"\n")backup-reference="\(isFull ? id : "\(fullLabel!),\(id)")"
+                backup-timestamp-start=\(Int(start.timeIntervalSince1970))
+                backup-timestamp-stop=\(Int(stop.timeIntervalSince1970))
+                backup-type="\(isFull ? "full" : "incr")"
+
+                [backup:option]
+                option-compress=true
+                option-compress-type="gz"
+
+                [target:file]
+                pg_data/PG_VERSION=\(entry(version, stored: storedVersion, reference: isFull ? nil : fullLabel))
+                pg_data/base/1/1259=\(entry(page, stored: storedPage, reference: nil))
+
+                """
             try file(labelDir.appendingPathComponent("backup.manifest"), manifest)
             try file(labelDir.appendingPathComponent("backup.manifest.copy"), manifest)
             infoLines.append(
@@ -308,6 +346,14 @@ public struct SampleEnvironment {
             futimens(fd, &times)
             close(fd)
         }
+    }
+
+    /// A portal backup as the portal writes one: a gzip-compressed tar of the site's (or system's) dump files.
+    static func portalArchive(_ name: String) -> Data {
+        let dump = Data(String(repeating: "INSERT INTO node VALUES ('\(name)');\n", count: 60).utf8)
+        let config = Data("{\"backup\": \"\(name)\", \"format\": 1}\n".utf8)
+        return Deflate.compress(
+            TarWriter.archive([(name: "config.json", data: config), (name: "dump.sql", data: dump)]))
     }
 
     static func label(_ date: Date) -> String {

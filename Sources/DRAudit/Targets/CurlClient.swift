@@ -162,3 +162,91 @@ final class CurlClient: @unchecked Sendable {
         return Response(status: drcurl_response_code(handle), body: sink.data)
     }
 }
+
+extension CurlClient {
+    /// How a streamed GET ended: the HTTP status, and for a non-2xx answer its (bounded) body.
+    struct StreamResult {
+        var status: Int
+        var errorBody: Data
+        /// `consume` asked to stop before the end.
+        var stopped: Bool
+    }
+
+    private final class StreamSink {
+        let handle: UnsafeMutableRawPointer
+        let consume: (UnsafeRawBufferPointer) throws -> Bool
+        var status = 0
+        var errorBody = Data()
+        var failure: Error?
+        var stopped = false
+        init(handle: UnsafeMutableRawPointer, consume: @escaping (UnsafeRawBufferPointer) throws -> Bool) {
+            self.handle = handle
+            self.consume = consume
+        }
+    }
+
+    /// A GET whose body is handed to `consume` as it arrives (a 2xx answer only; an error answer's body is kept,
+    /// up to 64 kB, for its message). Content is not decoded: the bytes are the object's, as stored.
+    /// A `consume` that throws ends the transfer and its error is rethrown.
+    func stream(_ url: String, headers: [String] = [], consume: (UnsafeRawBufferPointer) throws -> Bool) throws
+        -> StreamResult
+    {
+        try withoutActuallyEscaping(consume) { consume in
+            let sink = StreamSink(handle: handle, consume: consume)
+            let context = Unmanaged.passUnretained(sink).toOpaque()
+            _ = drcurl_set_string(handle, CURLOPT_URL, url)
+            _ = drcurl_set_string(handle, CURLOPT_ACCEPT_ENCODING, nil)
+            _ = drcurl_set_long(handle, CURLOPT_HTTP_CONTENT_DECODING, 0)
+            _ = drcurl_set_long(handle, CURLOPT_BUFFERSIZE, 512 << 10)
+            defer {
+                _ = drcurl_set_string(handle, CURLOPT_ACCEPT_ENCODING, "")
+                _ = drcurl_set_long(handle, CURLOPT_HTTP_CONTENT_DECODING, 1)
+            }
+            _ = drcurl_set_write(
+                handle,
+                { data, size, count, context in
+                    let sink = Unmanaged<StreamSink>.fromOpaque(context!).takeUnretainedValue()
+                    let n = size * count
+                    if sink.status == 0 { sink.status = drcurl_response_code(sink.handle) }
+                    guard (200..<300).contains(sink.status) else {
+                        if sink.errorBody.count < 64 << 10, let data {
+                            sink.errorBody.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: n)
+                        }
+                        return n
+                    }
+                    do {
+                        if try sink.consume(UnsafeRawBufferPointer(start: data, count: n)) { return n }
+                        sink.stopped = true
+                    } catch {
+                        sink.failure = error
+                    }
+                    return 0  // ends the transfer
+                }, context)
+            var list: UnsafeMutablePointer<curl_slist>?
+            let signing = signsForS3 ? ["x-amz-content-sha256: \(Self.emptyPayloadHash)"] : []
+            for header in headers + signing { list = curl_slist_append(list, header) }
+            defer { curl_slist_free_all(list) }
+            _ = drcurl_set_headers(handle, list)
+            _ = drcurl_set_long(handle, CURLOPT_HTTPGET, 1)
+            _ = drcurl_set_string(handle, CURLOPT_CUSTOMREQUEST, nil)
+            errorBuffer[0] = 0
+            let code = curl_easy_perform(handle)
+            if let failure = sink.failure { throw failure }
+            if sink.stopped { return StreamResult(status: sink.status, errorBody: Data(), stopped: true) }
+            guard code == CURLE_OK else {
+                let detail =
+                    errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+                let retryable: Set<UInt32> = [
+                    CURLE_COULDNT_CONNECT.rawValue, CURLE_OPERATION_TIMEDOUT.rawValue, CURLE_SEND_ERROR.rawValue,
+                    CURLE_RECV_ERROR.rawValue, CURLE_GOT_NOTHING.rawValue, CURLE_PARTIAL_FILE.rawValue,
+                    CURLE_COULDNT_RESOLVE_HOST.rawValue,
+                ]
+                throw TransportError(
+                    code: Int(code.rawValue), message: detail, retryable: retryable.contains(code.rawValue))
+            }
+            return StreamResult(
+                status: sink.status == 0 ? drcurl_response_code(handle) : sink.status, errorBody: sink.errorBody,
+                stopped: false)
+        }
+    }
+}

@@ -230,3 +230,32 @@ public struct LocalTarget: StorageTarget {
 private func cString(_ bytes: [UInt8]) -> [CChar] {
     bytes.map { CChar(bitPattern: $0) } + [0]
 }
+
+extension LocalTarget {
+    public func stream(_ key: String, _ consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int64 {
+        let path = root.appendingPathComponent(key).path
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            throw DRAuditError(
+                "local target: cannot read \(path): \(String(cString: strerror(errno)))", code: "TARGET_UNREACHABLE")
+        }
+        defer { close(fd) }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DRAuditError(
+                    "local target: reading \(path) failed: \(String(cString: strerror(errno)))",
+                    code: "TARGET_UNREACHABLE")
+            }
+            total += Int64(n)
+            guard try consume(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) else { break }
+        }
+        return total
+    }
+}

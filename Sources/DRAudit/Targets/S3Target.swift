@@ -213,3 +213,79 @@ public final class S3Target: StorageTarget, @unchecked Sendable {
         return out
     }
 }
+
+extension S3Target {
+    /// A GET streamed into `consume`. A dropped connection or a 5xx/SlowDown answer is retried like every request;
+    /// a retry after bytes were handed over asks for the rest only (`Range`), so `consume` sees each byte once.
+    public func stream(_ key: String, _ consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int64 {
+        let client = try http()
+        let url = settings.location.objectURL(key)
+        var delivered: Int64 = 0
+        var attempt = 0
+        while true {
+            attempt += 1
+            var failure: DRAuditError
+            var retryable: Bool
+            let resumeAt = delivered
+            do {
+                let result = try client.stream(url, headers: resumeAt > 0 ? ["Range: bytes=\(resumeAt)-"] : []) {
+                    chunk in
+                    delivered += Int64(chunk.count)
+                    return try consume(chunk)
+                }
+                if result.stopped { return delivered }
+                if (200..<300).contains(result.status) {
+                    if resumeAt > 0 && result.status != 206 {
+                        throw DRAuditError(
+                            "\(location): reading \(key): the connection dropped after \(resumeAt) bytes and the server does not resume (HTTP \(result.status) to a Range request)",
+                            code: "TARGET_UNREACHABLE")
+                    }
+                    return delivered
+                }
+                let error = S3XML.parseError(result.errorBody)
+                retryable = RetryPolicy.isRetryable(status: result.status, code: error?.code)
+                failure = describeStreamFailure(status: result.status, error: error, key: key)
+            } catch let transport as CurlClient.TransportError {
+                retryable = transport.retryable
+                failure = DRAuditError(
+                    "\(location): reading \(key) failed after \(delivered) bytes: \(redactStream(transport.message))",
+                    code: "TARGET_UNREACHABLE")
+            }
+            guard retryable, attempt < settings.retry.attempts else {
+                if retryable { failure.message += " (gave up after \(attempt) attempts)" }
+                throw failure
+            }
+            Thread.sleep(forTimeInterval: settings.retry.delay(afterAttempt: attempt, unit: Double.random(in: 0..<1)))
+        }
+    }
+
+    private func describeStreamFailure(status: Int, error: S3XML.ErrorBody?, key: String) -> DRAuditError {
+        switch error?.code {
+        case "NoSuchKey"?:
+            return DRAuditError(
+                "\(location): \(key) is gone since the last scan (HTTP \(status) NoSuchKey); run dr-audit scan",
+                code: "TARGET_UNREACHABLE")
+        case "AccessDenied"?, "SignatureDoesNotMatch"?, "InvalidAccessKeyId"?:
+            return DRAuditError(
+                "\(location): reading \(key): HTTP \(status) \(error!.code) (check the key's read permission)",
+                code: "TARGET_AUTH_FAILED")
+        case let code?:
+            return DRAuditError(
+                "\(location): reading \(key): HTTP \(status) \(code)\(error?.message.map { ": " + redactStream($0) } ?? "")",
+                code: "TARGET_UNREACHABLE")
+        case nil:
+            return DRAuditError(
+                "\(location): reading \(key): HTTP \(status)",
+                code: status == 401 || status == 403 ? "TARGET_AUTH_FAILED" : "TARGET_UNREACHABLE")
+        }
+    }
+
+    private func redactStream(_ text: String) -> String {
+        var out = text
+        for secret in [settings.credentials.username, settings.credentials.password].compactMap({ $0 })
+        where !secret.isEmpty {
+            out = out.replacingOccurrences(of: secret, with: "[redacted]")
+        }
+        return out
+    }
+}

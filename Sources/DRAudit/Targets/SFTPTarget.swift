@@ -490,3 +490,89 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         return DRAuditError("\(location): \(what): \(detail)\(timeout)", code: code)
     }
 }
+
+extension SFTPTarget {
+    /// READs kept in flight on one streamed file: 16 × 64 KiB, a megabyte on the way.
+    static let streamWindow = 16
+
+    /// Streams a file over the SFTP channel with `streamWindow` READs in flight, handing the bytes over in order as
+    /// they come (answers that arrive early wait in a buffer of at most the window).
+    public func stream(_ key: String, _ consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int64 {
+        try connectIfNeeded()
+        return try channelErrors("reading") {
+            try withoutActuallyEscaping(consume) { try streamFile(key, $0) }
+        }
+    }
+
+    private func streamFile(_ key: String, _ consume: @escaping (UnsafeRawBufferPointer) throws -> Bool) throws
+        -> Int64
+    {
+        guard let channel = sftp else { return 0 }
+        defer { channel.abandon() }
+        let path = Array(root.utf8) + [UInt8(ascii: "/")] + RawName.bytes(key)
+        var handle: [UInt8]?
+        var requested: UInt64 = 0  // the next offset to ask for
+        var delivered: UInt64 = 0  // bytes handed to `consume`
+        var early: [UInt64: ArraySlice<UInt8>] = [:]  // answers ahead of `delivered`
+        var outstanding = 0
+        var end: UInt64?  // where the file ended (an EOF answer's offset)
+        var stopped = false
+        var closed = false
+        func ask(_ offset: UInt64, _ length: UInt32) {
+            outstanding += 1
+            channel.read(handle!, offset: offset, length: length) { reply in
+                outstanding -= 1
+                guard !stopped else { return }
+                if reply.type == SFTPChannel.PacketType.data.rawValue {
+                    var body = reply.body
+                    let data = try body.string()
+                    if data.isEmpty {  // not what servers send; taken as the end, lest the stream wait for nothing
+                        end = min(end ?? offset, offset)
+                        return askMore()
+                    }
+                    if data.count < Int(length) {
+                        // A short answer: ask for the rest of the range.
+                        ask(offset + UInt64(data.count), length - UInt32(data.count))
+                    }
+                    early[offset] = data
+                    while let chunk = early.removeValue(forKey: delivered), !stopped {
+                        delivered += UInt64(chunk.count)
+                        let more = try chunk.withUnsafeBytes { try consume($0) }
+                        if !more { stopped = true }
+                    }
+                } else if reply.status?.code == SFTPChannel.Status.eof.rawValue {
+                    end = min(end ?? offset, offset)
+                } else {
+                    throw self.statusError(
+                        "reading \(self.root)/\(key) after \(delivered) bytes",
+                        code: reply.status?.code ?? SFTPChannel.Status.badMessage.rawValue)
+                }
+                askMore()
+            }
+        }
+        func askMore() {
+            while !stopped && end == nil && outstanding < Self.streamWindow {
+                ask(requested, Self.readSize)
+                requested += UInt64(Self.readSize)
+            }
+        }
+        channel.openForReading(path) { reply in
+            guard reply.type == SFTPChannel.PacketType.handle.rawValue else {
+                throw self.statusError(
+                    "cannot open \(self.root)/\(key)",
+                    code: reply.status?.code ?? SFTPChannel.Status.badMessage.rawValue)
+            }
+            var body = reply.body
+            handle = Array(try body.string())
+            askMore()
+        }
+        try channel.drive(until: {
+            if handle != nil && outstanding == 0 && (stopped || end.map { delivered >= $0 } == true) && !closed {
+                channel.closeHandle(handle!)
+                closed = true
+            }
+            return closed && channel.inFlight == 0
+        })
+        return Int64(delivered)
+    }
+}

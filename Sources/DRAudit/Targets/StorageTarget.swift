@@ -18,6 +18,10 @@ public protocol StorageTarget: Sendable {
     /// Reads several small objects, as many at once as the target allows; `each` is called on the caller's thread,
     /// once per key, in no particular order. Fails like `read(_:limit:)`.
     func read(_ keys: [String], limit: Int, _ each: (String, Data) throws -> Void) throws
+    /// Reads an object from start to end, handing its bytes to `consume` as they arrive: never the whole object in
+    /// memory, never on disk. `consume` returns false to stop early (the rest is not read). Returns the bytes
+    /// handed over.
+    func stream(_ key: String, _ consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int64
 }
 
 /// What a listing can learn from the previous successful scan of the same source.
@@ -35,6 +39,15 @@ extension StorageTarget {
         for key in keys { try each(key, try read(key, limit: limit)) }
     }
 }
+
+extension StorageTarget {
+    public func stream(_ key: String, _ consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int64 {
+        throw DRAuditError("\(location): this target cannot stream objects")
+    }
+}
+
+/// The buffer objects are streamed through: large enough that an SFTP read keeps many requests in flight.
+let streamBufferSize = 2 << 20
 
 public enum TargetFactory {
     public static func make(role: Role, artifacts: SubsystemArtifacts) throws -> StorageTarget {

@@ -26,7 +26,19 @@ public enum Metrics {
         return gaps[gaps.count / 2]
     }
 
-    public static func render(_ assessment: Assessment, sources: [SourceMetrics], now: Date) -> String {
+    /// What `dr-audit verify` left in the index: the latest result of every present object version, by outcome.
+    public struct VerificationMetrics: Sendable {
+        public var byOutcome: [String: Int]
+        public var lastCheckedAt: Date?
+        public init(byOutcome: [String: Int], lastCheckedAt: Date?) {
+            self.byOutcome = byOutcome
+            self.lastCheckedAt = lastCheckedAt
+        }
+    }
+
+    public static func render(
+        _ assessment: Assessment, sources: [SourceMetrics], now: Date, verification: VerificationMetrics? = nil
+    ) -> String {
         var out = ""
         func metric(_ name: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
             out += "# HELP dr_audit_\(name) \(help)\n# TYPE dr_audit_\(name) gauge\n"
@@ -83,6 +95,17 @@ public enum Metrics {
         metric(
             "objects", "Objects (or cluster records) present in the index per source.",
             sources.map { ([("source", $0.source)], Double($0.objects)) })
+        if let verification {
+            metric(
+                "verified_objects", "Latest verify result of each present backup object or management backup.",
+                ["ok", "skipped", "failed"].map { ([("outcome", $0)], Double(verification.byOutcome[$0] ?? 0)) })
+            metric(
+                "last_verify_timestamp_seconds", "When dr-audit verify last read a backup (0: never).",
+                [([], verification.lastCheckedAt?.timeIntervalSince1970 ?? 0)])
+            metric(
+                "newest_pair_verified", "1 when every object of the newest pair was verified within verify.maxAge.",
+                [([], !pairs.isEmpty && !assessment.findings.contains { $0.code == "VERIFY_STALE" } ? 1 : 0)])
+        }
         return out
     }
 

@@ -8,16 +8,41 @@ public struct Report: Sendable {
     public var title: String
     /// Every management backup on the storage, restorable or not, for the timeline.
     public var managementBackups: [ManagementBackup]
+    /// The latest `verify` results the audit used.
+    public var verification: VerificationEvidence
 
     public init(
         assessment: Assessment, now: Date, policy: PairingPolicy, managementBackups: [ManagementBackup] = [],
-        title: String = "API Connect DR readiness"
+        title: String = "API Connect DR readiness", verification: VerificationEvidence = VerificationEvidence()
     ) {
         self.assessment = assessment
         self.now = now
         self.policy = policy
         self.managementBackups = managementBackups
         self.title = title
+        self.verification = verification
+    }
+
+    /// The verification section: counts of the latest results, and every failed or skipped one.
+    public struct VerificationSection: Sendable {
+        public var ok: Int
+        public var skipped: Int
+        public var failed: Int
+        public var lastVerifiedAt: Date?
+        public var newestPairVerified: Bool
+        /// Failed and skipped results, worst first.
+        public var attention: [VerificationResult]
+    }
+
+    public var verificationSection: VerificationSection {
+        let latest = verification.latest
+        return VerificationSection(
+            ok: latest.filter { $0.outcome == .ok }.count, skipped: latest.filter { $0.outcome == .skipped }.count,
+            failed: latest.filter { $0.outcome == .failed }.count, lastVerifiedAt: latest.map(\.checkedAt).max(),
+            newestPairVerified: newest != nil && !assessment.findings.contains { $0.code == "VERIFY_STALE" },
+            attention: latest.filter { $0.outcome != .ok }.sorted {
+                ($0.outcome == .failed ? 0 : 1, $0.subject) < ($1.outcome == .failed ? 0 : 1, $1.subject)
+            })
     }
 
     public struct SiteCoverage: Equatable, Sendable {
@@ -102,6 +127,20 @@ public struct Report: Sendable {
             }
             out += "\n"
         }
+        let v = verificationSection
+        out += "## Verification\n\n"
+        out +=
+            "- Newest pair read end to end within \(DurationText.format(verification.maxAge)): \(v.newestPairVerified ? "yes" : "no")\n"
+        out +=
+            "- Latest results: \(v.ok) ok (within \(DurationText.format(verification.maxAge))), \(v.skipped) skipped, \(v.failed) failed; last verified \(v.lastVerifiedAt.map(UTC.rfc3339) ?? "never")\n\n"
+        if !v.attention.isEmpty {
+            out += "| Result | Object | Checked | Detail |\n|---|---|---|---|\n"
+            for r in v.attention {
+                out +=
+                    "| \(r.outcome == .failed ? "FAILED \(r.code ?? "")" : "skipped") | \(md(r.role == .management ? "management \(r.subject)" : r.subject)) | \(UTC.rfc3339(r.checkedAt)) | \(md(r.outcome == .failed ? r.detail ?? "" : r.skipped ?? "")) |\n"
+            }
+            out += "\n"
+        }
         out += "## Site coverage\n\n| Site | Runs with a backup | Runs missing it | Last backup |\n|---|---|---|---|\n"
         for c in coverage {
             out += "| \(md(c.site)) | \(c.runsWith) | \(c.runsMissing) | \(c.lastSeen.map(UTC.rfc3339) ?? "-") |\n"
@@ -159,8 +198,20 @@ public struct Report: Sendable {
             out +=
                 "<tr><td class=\"\(f.severity.rawValue)\">\(f.severity.rawValue)</td><td>\(f.code)</td><td>\(html(f.subject))</td><td>\(html(f.message))</td></tr>\n"
         }
+        let v = verificationSection
+        out += "</table>\n<h2>Verification</h2>\n"
         out +=
-            "</table>\n<h2>Site coverage</h2>\n<table><tr><th>Site</th><th>Runs with a backup</th><th>Runs missing it</th><th>Last backup</th></tr>\n"
+            "<p>Newest pair read end to end within \(DurationText.format(verification.maxAge)): <strong class=\"\(v.newestPairVerified ? "ok" : "warn")\">\(v.newestPairVerified ? "yes" : "no")</strong> · latest results: \(v.ok) ok, \(v.skipped) skipped, \(v.failed) failed · last verified \(v.lastVerifiedAt.map(UTC.rfc3339) ?? "never")</p>\n"
+        if !v.attention.isEmpty {
+            out += "<table><tr><th>Result</th><th>Object</th><th>Checked</th><th>Detail</th></tr>\n"
+            for r in v.attention {
+                out +=
+                    "<tr><td class=\"\(r.outcome == .failed ? "fail" : "warn")\">\(r.outcome == .failed ? "FAILED \(html(r.code ?? ""))" : "skipped")</td><td>\(html(r.role == .management ? "management \(r.subject)" : r.subject))</td><td>\(UTC.rfc3339(r.checkedAt))</td><td>\(html(r.outcome == .failed ? r.detail ?? "" : r.skipped ?? ""))</td></tr>\n"
+            }
+            out += "</table>\n"
+        }
+        out +=
+            "<h2>Site coverage</h2>\n<table><tr><th>Site</th><th>Runs with a backup</th><th>Runs missing it</th><th>Last backup</th></tr>\n"
         for c in coverage {
             out +=
                 "<tr><td>\(html(c.site))</td><td>\(c.runsWith)</td><td>\(c.runsMissing)</td><td>\(c.lastSeen.map(UTC.rfc3339) ?? "-")</td></tr>\n"
@@ -204,11 +255,28 @@ public struct Report: Sendable {
         var newestRestorePoint: String?
         var pairs: Int
         var incompleteRuns: Int
+        struct Verification: Encodable {
+            struct Attention: Encodable {
+                var role: String
+                var subject: String
+                var outcome: String
+                var code: String?
+                var detail: String?
+                var checkedAt: String
+            }
+            var ok: Int
+            var skipped: Int
+            var failed: Int
+            var lastVerifiedAt: String?
+            var newestPairVerified: Bool
+            var attention: [Attention]
+        }
         var findings: [Finding]
         var coverage: [Coverage]
         var gaps: [Gap]
         var kitSavedAt: String?
         var kitAgeSeconds: Int?
+        var verification: Verification
     }
 
     public func json() -> String {
@@ -223,7 +291,19 @@ public struct Report: Sendable {
             },
             gaps: gaps.map { .init(from: UTC.rfc3339($0.from), to: UTC.rfc3339($0.to)) },
             kitSavedAt: assessment.kitSavedAt.map(UTC.rfc3339),
-            kitAgeSeconds: assessment.kitSavedAt.map { Int(now.timeIntervalSince($0).rounded()) })
+            kitAgeSeconds: assessment.kitSavedAt.map { Int(now.timeIntervalSince($0).rounded()) },
+            verification: {
+                let v = verificationSection
+                return .init(
+                    ok: v.ok, skipped: v.skipped, failed: v.failed, lastVerifiedAt: v.lastVerifiedAt.map(UTC.rfc3339),
+                    newestPairVerified: v.newestPairVerified,
+                    attention: v.attention.map {
+                        .init(
+                            role: $0.role.rawValue, subject: $0.subject, outcome: $0.outcome.rawValue, code: $0.code,
+                            detail: $0.outcome == .failed ? $0.detail : $0.skipped, checkedAt: UTC.rfc3339($0.checkedAt)
+                        )
+                    })
+            }())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try! encoder.encode(doc), as: UTF8.self) + "\n"
