@@ -11,6 +11,8 @@ Forwards every request (Host header untouched, so SigV4 still verifies upstream)
   --trickle            send each body one byte a second (a slow sender)
   --drip N             send each body at N bytes a second, without end (faster than any low-speed limit)
   --deny-continuation N  answer the Nth continued listing (continuation-token) with 403 AccessDenied
+  --drop-body-once     the first object GET (not a listing): announce the whole body, send half, close the
+                       connection (a transfer dropped mid-stream; a client may resume with Range)
 Prints "ready PORT" on stdout once listening.
 """
 import argparse
@@ -35,11 +37,12 @@ parser.add_argument("--replay-first-page", action="store_true")
 parser.add_argument("--trickle", action="store_true")
 parser.add_argument("--drip", type=int, default=None)
 parser.add_argument("--deny-continuation", type=int, default=None)
+parser.add_argument("--drop-body-once", action="store_true")
 args = parser.parse_args()
 upstream = urllib.parse.urlsplit(args.upstream)
 lock = threading.Lock()
 state = {"slowdown": args.slowdown, "forwarded": 0, "token": None, "first_page": None, "replays": 0,
-         "continuations": 0}
+         "continuations": 0, "dropped": False}
 TOKEN = re.compile(rb"<NextContinuationToken>([^<]*)</NextContinuationToken>")
 DENIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
           b'<Message>Access Denied</Message></Error>')
@@ -99,6 +102,10 @@ class Proxy(BaseHTTPRequestHandler):
                 os._exit(0)
             state["forwarded"] += 1
             truncate = args.truncate_after is not None and state["forwarded"] > args.truncate_after
+            drop = (args.drop_body_once and not state["dropped"] and self.command == "GET"
+                    and "list-type" not in self.path)
+            if drop:
+                state["dropped"] = True
         conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
         headers = {k: v for k, v in self.headers.items()}
         conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -109,6 +116,19 @@ class Proxy(BaseHTTPRequestHandler):
         data = resp.read()
         if truncate:
             data = data[: len(data) // 2]
+        if drop:
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            conn.close()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         match = TOKEN.search(data)
         with lock:
             if match and args.repeat_token:

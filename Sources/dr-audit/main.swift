@@ -195,6 +195,8 @@ struct VerifyCommand: ParsableCommand {
     var sample: String?
     @Flag(help: "Also read every management file: pgBackRest checksums, barman-cloud tars.")
     var deep = false
+    @Option(help: "Objects read at once, each with its own connection (default 4).")
+    var jobs: Int = 4
     @OptionGroup var clock: NowOption
     @Option(help: "table or json.")
     var format: OutputFormat = .table
@@ -202,6 +204,8 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let workspace = try options.workspace()
         var request = VerifyRequest(now: try clock.at())
+        guard (1...64).contains(jobs) else { throw DRAuditError("--jobs \(jobs) is not between 1 and 64") }
+        request.jobs = jobs
         if let pair {
             guard let parsed = VerifySelection.Pairs.parse(pair) else {
                 throw DRAuditError("--pair '\(pair)' is neither latest, all nor an RFC 3339 time")

@@ -29,6 +29,8 @@ public struct SampleEnvironment {
         /// Days ago whose first site archive has a byte flipped inside its deflate data (size unchanged): only
         /// `dr-audit verify` can tell.
         public var corruptedArchiveDaysAgo: [Int] = [15]
+        /// Which archive of those runs: 0 the system backup, 1 the first site's.
+        public var corruptedArchiveIndex = 1
         public var unrecognizedFiles = ["upload-check.txt"]
         public var clusterExports = true
         public var saveEncryptionSecret = true
@@ -89,7 +91,7 @@ public struct SampleEnvironment {
                 }
                 for (i, name) in names.enumerated() {
                     var archive = portalArchive(name)
-                    if i == 1 && options.corruptedArchiveDaysAgo.contains(daysAgo) {
+                    if i == options.corruptedArchiveIndex && options.corruptedArchiveDaysAgo.contains(daysAgo) {
                         archive[archive.count / 2] ^= 0x5a
                     }
                     try fm.createDirectory(at: portalDir, withIntermediateDirectories: true)

@@ -1,0 +1,606 @@
+import DRAuditCore
+import Foundation
+import Testing
+
+@testable import DRAudit
+
+/// `dr-audit verify` end to end: the real binary on generated trees, the real sshd and SeaweedFS, and a repository
+/// written by the real pgBackRest.
+@Suite(.serialized)
+struct VerifyCLITests {
+    func environment(_ options: SampleEnvironment.Options = sampleOptions(), name: String = #function) throws -> (
+        TempDir, String
+    ) {
+        let dir = try TempDir(name)
+        let config = try SampleEnvironment.write(to: dir.url, options: options)
+        let scan = try cli(["scan", "--config", config.path])
+        guard scan.status == 0 else { throw DRAuditError("scan failed: \(scan.stderr)") }
+        return (dir, config.path)
+    }
+
+    @Test func theNewestPairIsReadEndToEndAndTheAuditKnowsIt() throws {
+        let (dir, config) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        let before = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(before.stdout.contains("VERIFY_STALE"))
+
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let doc = try json(verify.stdout)
+        #expect(doc["status"] as? String == "ok")
+        #expect(doc["deep"] as? Bool == false)
+        let pairs = try #require(doc["pairs"] as? [[String: Any]])
+        #expect(pairs.map { $0["restorePoint"] as? String } == ["2026-03-15T01:04:50Z"])
+        let results = try #require(doc["results"] as? [[String: Any]])
+        // The management backup, the system backup and three sites.
+        #expect(results.count == 5)
+        #expect(results.allSatisfy { $0["outcome"] as? String == "ok" })
+        #expect(results[0]["role"] as? String == "management")
+        #expect(results[0]["subject"] as? String == "20260315-010000F")
+        let system = try #require(results.first { ($0["subject"] as? String)?.hasPrefix("_portal_system") == true })
+        #expect(system["entries"] as? Int == 2)
+        #expect(system["contentBytes"] as? Int == 10240)
+        #expect((doc["bytesRead"] as? Int ?? 0) > 1000)
+
+        let after = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(!after.stdout.contains("VERIFY_STALE"))
+        let rows: [Int] = try Index(path: dir.path("dr-audit.sqlite")).query("SELECT count(*) FROM verifications")
+        #expect(rows == [5])
+        // Eight days on, the same results are stale.
+        let later = try cli(["audit", "--config", config, "--now", "2026-03-23T12:00:00Z", "--format", "json"])
+        #expect(later.stdout.contains("VERIFY_STALE"))
+    }
+
+    @Test func anOldCorruptArchiveWarnsAndItsPairIsNoLongerRestorable() throws {
+        let (dir, config) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--pair", "all"])
+        #expect(verify.status == 1, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.hasPrefix("Verify: WARN"))
+        // The sample flips a byte of a site archive of day -15 (2026-02-28).
+        let failed = verify.stdout.split(separator: "\n").filter { $0.hasPrefix("FAILED") }
+        #expect(failed.count == 1)
+        #expect(failed.first?.contains("portal-web.think.org@e1@enterprise-20260228.010035.tar.gz") == true)
+        #expect(failed.first?.contains("ARCHIVE_CORRUPT: gzip member 1:") == true)
+
+        let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(audit.status == 1)
+        let findings = try #require(try json(audit.stdout)["findings"] as? [[String: String]])
+        let corrupt = findings.filter { $0["code"] == "ARCHIVE_CORRUPT" }
+        #expect(corrupt.map { $0["severity"] } == ["warn"])
+        let pairs = try cli(["pairs", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect((try json(pairs.stdout)["pairs"] as? [Any])?.count == 18)
+
+        let metrics = dir.path("dr-audit.prom")
+        #expect(try cli(["metrics", "--config", config, "--now", testNowText, "--output", metrics]).status == 0)
+        let prom = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(prom.contains("dr_audit_verified_objects{outcome=\"failed\"} 1"))
+        #expect(prom.contains("dr_audit_verified_objects{outcome=\"ok\"} "))
+        #expect(prom.contains("dr_audit_newest_pair_verified 1"))
+        let report = dir.path("report.json")
+        #expect(
+            try cli(["report", "--config", config, "--now", testNowText, "--format", "json", "--output", report])
+                .status == 0)
+        let verification = try #require(
+            try json(String(contentsOfFile: report, encoding: .utf8))["verification"] as? [String: Any])
+        #expect(verification["failed"] as? Int == 1)
+        #expect(verification["newestPairVerified"] as? Bool == true)
+        let html = dir.path("report.html")
+        #expect(
+            try cli(["report", "--config", config, "--now", testNowText, "--format", "html", "--output", html])
+                .status == 0)
+        #expect(try String(contentsOfFile: html, encoding: .utf8).contains("<h2>Verification</h2>"))
+    }
+
+    @Test func aCorruptArchiveInTheNewestPairFails() throws {
+        var options = sampleOptions()
+        options.corruptedArchiveDaysAgo = [0]
+        options.corruptedArchiveIndex = 0  // the system backup: without it the run cannot be restored
+        let (dir, config) = try environment(options)
+        defer { withExtendedLifetime(dir) {} }
+        let verify = try cli(["verify", "--config", config, "--now", testNowText])
+        #expect(verify.status == 2, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("fail      ARCHIVE_CORRUPT"))
+        let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(audit.status == 2)
+        let pairs = try cli(["pairs", "--config", config, "--now", testNowText, "--format", "json"])
+        let newest = try #require((try json(pairs.stdout)["pairs"] as? [[String: Any]])?.first)
+        #expect(newest["restorePoint"] as? String == "2026-03-14T01:04:50Z")
+        // The next verify reads what a restore would now use: the pair before.
+        let next = try cli(["verify", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(next.status == 0)
+        #expect(
+            (try json(next.stdout)["pairs"] as? [[String: Any]])?.first?["restorePoint"] as? String
+                == "2026-03-14T01:04:50Z")
+    }
+
+    @Test func aFileMissingFromAFullBreaksEveryIncrementalBuiltOnIt() throws {
+        var options = sampleOptions()
+        options.corruptedArchiveDaysAgo = []
+        let dir = try TempDir()
+        let config = try SampleEnvironment.write(to: dir.url, options: options).path
+        // The full of 2026-03-08 stores PG_VERSION; the incrementals of the week after reference it.
+        try FileManager.default.removeItem(
+            at: dir.url.appendingPathComponent("storage/management/backup/apic/20260308-010000F/pg_data/PG_VERSION.gz"))
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--pair", "all", "--format", "json"])
+        #expect(verify.status == 1, "\(verify.stdout)\(verify.stderr)")
+        let results = try #require(try json(verify.stdout)["results"] as? [[String: Any]])
+        let failed = results.filter { $0["outcome"] as? String == "failed" }.compactMap { $0["subject"] as? String }
+        #expect(failed.contains("20260308-010000F"))
+        #expect(failed.contains("20260308-010000F_20260314-010000I"))
+        #expect(failed.allSatisfy { $0.hasPrefix("20260308-010000F") })
+        let full = try #require(results.first { $0["subject"] as? String == "20260308-010000F" })
+        #expect(full["code"] as? String == "MGMT_FILE_MISSING")
+        #expect((full["detail"] as? String)?.contains("pg_data/PG_VERSION is not in the repository") == true)
+        let pairs = try cli(["pairs", "--config", config, "--now", testNowText, "--format", "json"])
+        let points = (try json(pairs.stdout)["pairs"] as? [[String: Any]])?.compactMap {
+            $0["restorePoint"] as? String
+        }
+        #expect(points?.contains { $0.hasPrefix("2026-03-1") && $0 < "2026-03-15" } == false)
+        #expect(points?.first == "2026-03-15T01:04:50Z")
+    }
+
+    @Test func aChecksumMismatchIsFoundOnlyByADeepRead() throws {
+        var options = sampleOptions()
+        options.corruptedArchiveDaysAgo = []
+        let dir = try TempDir()
+        let config = try SampleEnvironment.write(to: dir.url, options: options).path
+        // Same size, other content: the listing cannot tell.
+        let file = dir.url.appendingPathComponent(
+            "storage/management/backup/apic/20260315-010000F/pg_data/base/1/1259.gz")
+        let original = try Data(contentsOf: file)
+        var replacement = Data()
+        // The page with one character of its stamp changed: same length and, for some change, same stored size.
+        search: for position in 0..<15 {
+            for letter in "abcdefghijklmnopqrstuvwxyz" {
+                var stamp = Array("20260315-010000")
+                stamp[position] = letter
+                replacement = Deflate.compress(
+                    Data(String(repeating: "page of \(String(stamp)) ", count: 40).utf8))
+                if replacement.count == original.count { break search }
+            }
+        }
+        #expect(replacement.count == original.count)
+        try replacement.write(to: file)
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        let shallow = try cli(["verify", "--config", config, "--now", testNowText])
+        #expect(shallow.status == 0, "\(shallow.stdout)")
+        let deep = try cli(["verify", "--config", config, "--now", testNowText, "--deep", "--format", "json"])
+        #expect(deep.status == 2, "\(deep.stdout)\(deep.stderr)")
+        let results = try #require(try json(deep.stdout)["results"] as? [[String: Any]])
+        #expect(results[0]["code"] as? String == "MGMT_CHECKSUM_MISMATCH")
+        #expect((results[0]["detail"] as? String)?.contains("pg_data/base/1/1259") == true)
+        #expect((results[0]["detail"] as? String)?.contains("the manifest records") == true)
+    }
+
+    @Test func anEncryptedRepositoryIsSkippedWithAReason() throws {
+        var options = sampleOptions()
+        options.corruptedArchiveDaysAgo = []
+        let dir = try TempDir()
+        let config = try SampleEnvironment.write(to: dir.url, options: options).path
+        // What pgBackRest writes with repo-cipher-type aes-256-cbc: OpenSSL's salted format.
+        let folder = dir.url.appendingPathComponent("storage/management/backup/apic/20260315-010000F")
+        var encrypted = Data("Salted__".utf8)
+        encrypted.append(Data((0..<200).map { _ in UInt8.random(in: 0...255) }))
+        try encrypted.write(to: folder.appendingPathComponent("backup.manifest"))
+        try encrypted.write(to: folder.appendingPathComponent("backup.manifest.copy"))
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--deep", "--format", "json"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let doc = try json(verify.stdout)
+        let management = try #require((doc["results"] as? [[String: Any]])?.first)
+        #expect(management["outcome"] as? String == "skipped")
+        #expect((management["skipped"] as? String)?.hasPrefix("the repository is encrypted") == true)
+        let findings = try #require(doc["findings"] as? [[String: String]])
+        #expect(findings.map { $0["code"] } == ["VERIFY_SKIPPED"])
+        #expect(findings[0]["severity"] == "info")
+        let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(audit.stdout.contains("VERIFY_SKIPPED"))
+        #expect(!audit.stdout.contains("VERIFY_STALE"))
+    }
+
+    @Test func portalArchivesThatAreNotGzipAreSaidOnceAndCheckedForSizeOnly() throws {
+        var options = sampleOptions()
+        options.corruptedArchiveDaysAgo = []
+        let dir = try TempDir()
+        let config = try SampleEnvironment.write(to: dir.url, options: options).path
+        // A portal that encrypts its archives: no object starts with the gzip magic.
+        let portal = dir.url.appendingPathComponent("storage/portal")
+        for name in try FileManager.default.contentsOfDirectory(atPath: portal.path) where name.hasSuffix(".tar.gz") {
+            try Data(repeating: 0x42, count: 4096).write(to: portal.appendingPathComponent(name))
+        }
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let doc = try json(verify.stdout)
+        let portalResults = (doc["results"] as? [[String: Any]])?.filter { $0["role"] as? String == "portal" } ?? []
+        #expect(portalResults.count == 4)
+        #expect(portalResults.allSatisfy { $0["outcome"] as? String == "skipped" })
+        // Only the first bytes were read.
+        #expect(portalResults.allSatisfy { ($0["bytesRead"] as? Int ?? .max) <= 4096 })
+        let findings = try #require(doc["findings"] as? [[String: String]])
+        #expect(findings.count == 1)
+        #expect(findings[0]["message"]?.contains("no portal archive starts with the gzip magic") == true)
+    }
+
+    @Test func samplesCoverTheRetentionInTurn() throws {
+        var options = sampleOptions()
+        options.corruptedArchiveDaysAgo = []
+        let (dir, config) = try environment(options)
+        defer { withExtendedLifetime(dir) {} }
+        var seen: Set<String> = []
+        for night in 0..<5 {
+            let verify = try cli([
+                "verify", "--config", config, "--now", "2026-03-15T1\(night):00:00Z", "--sample", "20", "--format",
+                "json",
+            ])
+            #expect([0, 1].contains(verify.status), "\(verify.stderr)")
+            let results = try #require(try json(verify.stdout)["results"] as? [[String: Any]])
+            #expect(results.count >= 20)
+            seen.formUnion(results.compactMap { $0["subject"] as? String })
+        }
+        // 19 pairs: 19 management backups and 76 portal files, 95 objects; 5 nights of 20 cover them.
+        #expect(seen.count >= 95)
+        let pct = try cli(["verify", "--config", config, "--now", testNowText, "--sample", "5%", "--format", "json"])
+        #expect((try json(pct.stdout)["results"] as? [Any])?.count ?? 0 >= 5)
+    }
+
+    @Test func badOptionsAreOneLineErrors() throws {
+        let (dir, config) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        for (arguments, text) in [
+            (["--pair", "yesterday"], "--pair 'yesterday' is neither latest, all nor an RFC 3339 time"),
+            (["--sample", "0"], "--sample '0' is neither a count (20) nor a percentage (5%)"),
+            (["--sample", "150%"], "--sample '150%'"),
+            (["--pair", "2020-01-01T00:00:00Z"], "no restorable pair restores to a point at or before 2020-01-01"),
+        ] {
+            let result = try cli(["verify", "--config", config, "--now", testNowText] + arguments)
+            #expect(result.status == 3)
+            #expect(result.stderr.contains(text), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+        }
+        let unscanned = try TempDir()
+        let fresh = try SampleEnvironment.write(to: unscanned.url, options: sampleOptions()).path
+        let none = try cli(["verify", "--config", fresh, "--now", testNowText])
+        #expect(none.status == 3)
+        #expect(none.stderr.contains("there is no restorable pair to verify"))
+    }
+
+    @Test func aBadMaxAgeIsAConfigError() throws {
+        let (dir, config) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        try (text + "verify:\n  maxAge: soon\n").write(toFile: config, atomically: true, encoding: .utf8)
+        let audit = try cli(["audit", "--config", config, "--now", testNowText])
+        #expect(audit.status == 3)
+        #expect(audit.stderr.contains("verify.maxAge: 'soon' is not a duration"))
+        try (text + "verify:\n  maxAge: 30d\n").write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try cli(["verify", "--config", config, "--now", testNowText]).status == 0)
+        let later = try cli(["audit", "--config", config, "--now", "2026-03-23T12:00:00Z", "--format", "json"])
+        #expect(!later.stdout.contains("VERIFY_STALE"))
+    }
+}
+
+/// Remote targets: the test sshd and SeaweedFS, and what happens when they go away mid-stream.
+@Suite(.serialized)
+struct VerifyRemoteTests {
+    /// The sample environment with its portal storage served by `portalTarget` (YAML lines of the target) and a
+    /// secret for it; management stays local.
+    func environment(
+        portalTarget: String, secret: String, extra: String = "", copy: (URL) throws -> Void, name: String = #function
+    ) throws -> (TempDir, String) {
+        let dir = try TempDir(name)
+        let config = try SampleEnvironment.write(to: dir.url, options: sampleOptions())
+        try copy(dir.url.appendingPathComponent("storage/portal"))
+        try secret.write(toFile: dir.path("portal-backup-secret.yaml"), atomically: true, encoding: .utf8)
+        var text = try String(contentsOf: config, encoding: .utf8)
+        text = text.replacingOccurrences(of: "    protocol: local\n    path: ./storage/portal", with: portalTarget)
+        text = text.replacingOccurrences(
+            of: "  secret: ./portal-backup-secret.yaml", with: "  secret: ./portal-backup-secret.yaml\n\(extra)")
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        let scan = try cli(["scan", "--config", config.path])
+        guard scan.status == 0 else { throw DRAuditError("scan failed: \(scan.stderr)") }
+        return (dir, config.path)
+    }
+
+    func sftp(_ server: SSHServer, port: Int? = nil, name: String = #function) throws -> (TempDir, String, TempTree) {
+        let tree = try server.tree(name)
+        let (dir, config) = try environment(
+            portalTarget:
+                "    protocol: sftp\n    host: 127.0.0.1\n    port: \"\(port ?? server.port)\"\n    path: \(tree.path)",
+            secret: """
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: portal-backup-secret}
+                data:
+                  username: \(Data(server.user.utf8).base64EncodedString())
+                  password: \(Data(server.password.utf8).base64EncodedString())
+                """,
+            extra: "  hostKeyFingerprint: \(server.fingerprint)\n  timeout: 5s",
+            copy: { portal in
+                for name in try FileManager.default.contentsOfDirectory(atPath: portal.path) {
+                    try FileManager.default.copyItem(
+                        at: portal.appendingPathComponent(name), to: tree.url.appendingPathComponent(name))
+                }
+            }, name: name)
+        return (dir, config, tree)
+    }
+
+    @Test func portalArchivesAreStreamedOverSFTP() throws {
+        let server = try SSHServer.running()
+        let (dir, config, tree) = try sftp(server)
+        defer { withExtendedLifetime((dir, tree)) {} }
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--pair", "all"])
+        #expect(verify.status == 1, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.split(separator: "\n").filter { $0.hasPrefix("FAILED") }.count == 1)
+        #expect(verify.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 94)
+        #expect(!(verify.stdout + verify.stderr).contains(server.password))
+    }
+
+    @Test func aConnectionDroppedMidStreamFailsCleanlyAndEarlierResultsStay() throws {
+        let server = try SSHServer.running()
+        let own = try PrivateSSHD(config: server.dir + "/sshd_config")
+        defer { own.stop() }
+        let (dir, config, tree) = try sftp(server, port: own.port)
+        defer { withExtendedLifetime((dir, tree)) {} }
+        // Big archives, so the server dies in the middle of one.
+        for name in try FileManager.default.contentsOfDirectory(atPath: tree.path) where name.hasSuffix(".tar.gz") {
+            let body = Data((0..<300_000).map { _ in UInt8.random(in: 0...255) })
+            let archive = Deflate.compress(TarWriter.archive([(name: "dump.sql", data: body)]), level: 0)
+            try archive.write(to: tree.url.appendingPathComponent(name))
+        }
+        #expect(try cli(["scan", "--config", config]).status == 0)
+
+        let workspace = try Workspace(configPath: config)
+        let index = workspace.index
+        let artifacts = try workspace.artifacts(.portal)!
+        let management = try workspace.artifacts(.management)!
+        final class Streamed: @unchecked Sendable {
+            let lock = NSLock()
+            var bytes = 0
+        }
+        let streamed = Streamed()
+        var request = VerifyRequest(now: testNow)
+        request.pairs = .latest
+        request.jobs = 1
+        let sshd = Unchecked(value: own)
+        let error = try #require(throws: DRAuditError.self) {
+            try workspace.verify(request, progress: nil) { role in
+                let target = try TargetFactory.make(role: role, artifacts: role == .portal ? artifacts : management)
+                guard role == .portal else { return target }
+                return KillMidStream(
+                    inner: target, sshd: sshd.value, afterBytes: 700_000,
+                    streamed: { n in
+                        streamed.lock.lock()
+                        defer { streamed.lock.unlock() }
+                        streamed.bytes += n
+                        return streamed.bytes
+                    })
+            }
+        }
+        #expect(error.code == "TARGET_UNREACHABLE")
+        #expect(error.message.contains("sftp://127.0.0.1:\(own.port)"))
+        #expect(!error.message.contains(server.password))
+        // The management backup and the archives read before the drop keep their results; nothing is judged of
+        // the archive cut in half.
+        let outcomes: [String] = try index.query("SELECT outcome FROM verifications ORDER BY id")
+        #expect(outcomes.count >= 2 && outcomes.count < 5)
+        #expect(outcomes.allSatisfy { $0 == "ok" })
+
+        // Through the binary: one line, exit 3.
+        let verify = try cli(["verify", "--config", config, "--now", testNowText])
+        #expect(verify.status == 3)
+        #expect(verify.stderr.split(separator: "\n").count == 1)
+        #expect(verify.stderr.hasPrefix("dr-audit: "))
+    }
+
+    func s3(_ server: S3Server, endpoint: String? = nil, name: String = #function) throws -> (TempDir, String, String) {
+        let bucket = try server.bucket(name)
+        let (dir, config) = try environment(
+            portalTarget: "    protocol: objstore\n    path: \(bucket)/portal",
+            secret: """
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: portal-backup-secret}
+                data:
+                  username: \(Data(server.accessKey.utf8).base64EncodedString())
+                  password: \(Data(server.secretKey.utf8).base64EncodedString())
+                """,
+            extra: "  endpoint: \(endpoint ?? server.endpoint)",
+            copy: { portal in
+                var uploads: [(key: String, body: Data)] = []
+                for name in try FileManager.default.contentsOfDirectory(atPath: portal.path) {
+                    uploads.append(("portal/" + name, try Data(contentsOf: portal.appendingPathComponent(name))))
+                }
+                try server.put(bucket: bucket, uploads)
+            }, name: name)
+        return (dir, config, bucket)
+    }
+
+    @Test func portalArchivesAreStreamedFromS3() throws {
+        let server = try S3Server.running()
+        let (dir, config, _) = try s3(server)
+        defer { withExtendedLifetime(dir) {} }
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--pair", "all"])
+        #expect(verify.status == 1, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.split(separator: "\n").filter { $0.hasPrefix("FAILED") }.count == 1)
+        let everything = verify.stdout + verify.stderr
+        #expect(!everything.contains(server.secretKey) && !everything.contains(server.accessKey))
+    }
+
+    func pointPortal(_ config: String, at endpoint: String) throws {
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("  endpoint: ") ? "  endpoint: \(endpoint)" : String(line)
+        }
+        try lines.joined(separator: "\n").write(toFile: config, atomically: true, encoding: .utf8)
+    }
+
+    @Test func aDroppedS3TransferResumesWhereItStopped() throws {
+        let server = try S3Server.running()
+        let (dir, config, _) = try s3(server)
+        defer { withExtendedLifetime(dir) {} }
+        let proxy = try ScriptServer(faultProxyTo: server.endpoint, ["--drop-body-once", "--slowdown", "2"])
+        try pointPortal(config, at: proxy.endpoint)
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let results = try #require(try json(verify.stdout)["results"] as? [[String: Any]])
+        #expect(results.count == 5)
+        #expect(results.allSatisfy { $0["outcome"] as? String == "ok" })
+    }
+
+    @Test func anS3ServerGoneMidRunFailsCleanlyAndEarlierResultsStay() throws {
+        let server = try S3Server.running()
+        let (dir, config, _) = try s3(server)
+        defer { withExtendedLifetime(dir) {} }
+        // Two objects pass, then the server is gone.
+        let proxy = try ScriptServer(faultProxyTo: server.endpoint, ["--die-after", "2"])
+        try pointPortal(config, at: proxy.endpoint)
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--jobs", "1"])
+        #expect(verify.status == 3)
+        #expect(verify.stderr.split(separator: "\n").count == 1)
+        #expect(verify.stderr.contains("gave up after 5 attempts"))
+        #expect(!verify.stderr.contains(server.secretKey) && !verify.stderr.contains(server.accessKey))
+        let rows: [String] = try Index(path: dir.path("dr-audit.sqlite")).query(
+            "SELECT source || ':' || outcome FROM verifications ORDER BY id")
+        #expect(rows.filter { $0 == "portal:ok" }.count == 2)
+        #expect(rows.allSatisfy { $0.hasSuffix(":ok") })
+    }
+}
+
+struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+}
+
+/// Stops its sshd once `afterBytes` have been streamed through all its reads.
+final class KillMidStream: StorageTarget, @unchecked Sendable {
+    let inner: StorageTarget
+    let sshd: PrivateSSHD
+    let afterBytes: Int
+    let streamed: (Int) -> Int
+    init(inner: StorageTarget, sshd: PrivateSSHD, afterBytes: Int, streamed: @escaping (Int) -> Int) {
+        self.inner = inner
+        self.sshd = sshd
+        self.afterBytes = afterBytes
+        self.streamed = streamed
+    }
+    var location: String { inner.location }
+    func list(_ visit: (StorageObject) throws -> Void) throws { try inner.list(visit) }
+    func read(_ key: String, limit: Int) throws -> Data { try inner.read(key, limit: limit) }
+    func stream(_ key: String, _ consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int64 {
+        try inner.stream(key) { chunk in
+            if streamed(chunk.count) >= afterBytes { sshd.killAll() }
+            return try consume(chunk)
+        }
+    }
+}
+
+/// A repository written by the real pgBackRest: its manifests, references and checksums as they really are.
+@Suite(.serialized)
+struct RealPgBackRestTests {
+    /// The sample's CRs and Secrets, with the real repository as management storage and portal runs written at
+    /// each backup's stop time, so both backups pair.
+    func environment(name: String = #function) throws -> (TempDir, String, RealPgBackRest.Repository, URL) {
+        let repo = try RealPgBackRest.repository()
+        let dir = try TempDir(name)
+        var options = SampleEnvironment.Options(now: repo.incrementalStop.addingTimeInterval(3600))
+        options.clusterExports = false
+        options.days = 0
+        let config = try SampleEnvironment.write(to: dir.url, options: options)
+        let storage = dir.url.appendingPathComponent("storage")
+        try FileManager.default.removeItem(at: storage)
+        try FileManager.default.createDirectory(
+            at: storage.appendingPathComponent("portal"), withIntermediateDirectories: true)
+        try RealPgBackRest.run("/bin/cp", ["-a", repo.root.path, storage.appendingPathComponent("management").path])
+        for stop in [repo.fullStop, repo.incrementalStop] {
+            for (i, name) in [
+                PortalFileName.format(kind: .system, site: nil, time: stop.addingTimeInterval(-2)),
+                PortalFileName.format(kind: .site, site: "portal-web.think.org@e1@enterprise", time: stop),
+            ].enumerated() {
+                try SampleEnvironment.portalArchive(name + "\(i)").write(
+                    to: storage.appendingPathComponent("portal/\(name)"))
+            }
+        }
+        let scan = try cli(["scan", "--config", config.path])
+        guard scan.status == 0 else { throw DRAuditError("scan failed: \(scan.stderr)") }
+        return (dir, config.path, repo, storage.appendingPathComponent("management/backup/apic"))
+    }
+
+    @Test func theRealManifestParsesWithEveryFile() throws {
+        let (dir, _, repo, stanza) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        let text = try String(
+            contentsOf: stanza.appendingPathComponent("\(repo.incremental)/backup.manifest"), encoding: .utf8)
+        let manifest = try PgBackRestManifest.parse(text)
+        let fileSection = text.components(separatedBy: "[target:file]\n")[1].components(separatedBy: "\n\n")[0]
+        #expect(manifest.files.count == fileSection.split(separator: "\n").count)
+        #expect(manifest.files.count > 900)
+        #expect(manifest.label == repo.incremental)
+        #expect(manifest.prior == repo.full)
+        #expect(manifest.references == [repo.full, repo.incremental])
+        #expect(manifest.compressType == "gz")
+        #expect(manifest.archiveStart?.count == 24)
+        #expect(manifest.files.contains { $0.reference == repo.full })
+        #expect(manifest.files.contains { $0.reference == nil })
+        #expect(manifest.files.filter { $0.size > 0 }.allSatisfy { $0.checksum?.count == 40 })
+    }
+
+    @Test func thePairsBackupVerifiesDeepAgainstItsManifest() throws {
+        let (dir, config, repo, _) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        let verify = try cli([
+            "verify", "--config", config, "--pair", "all", "--deep", "--format", "json", "--now",
+            UTC.rfc3339(repo.incrementalStop.addingTimeInterval(3600)),
+        ])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let results = try #require(try json(verify.stdout)["results"] as? [[String: Any]])
+        // The two backups ran seconds apart: one portal run, one pair, restored from the incremental, whose
+        // manifest lists every file of the chain (those the full stored by reference).
+        let management = results.filter { $0["role"] as? String == "management" }
+        #expect(management.compactMap { $0["subject"] as? String } == [repo.incremental])
+        #expect(management.allSatisfy { $0["outcome"] as? String == "ok" })
+        #expect(management.allSatisfy { ($0["entries"] as? Int ?? 0) > 900 })
+        // Every file's content decoded and hashed: tens of MB of a fresh cluster.
+        #expect(management.allSatisfy { ($0["contentBytes"] as? Int ?? 0) > 10_000_000 })
+        #expect(results.filter { $0["role"] as? String == "portal" }.allSatisfy { $0["outcome"] as? String == "ok" })
+    }
+
+    @Test func aDamagedFileInTheFullBreaksTheIncrementalToo() throws {
+        let (dir, config, repo, stanza) = try environment()
+        defer { withExtendedLifetime(dir) {} }
+        let now = UTC.rfc3339(repo.incrementalStop.addingTimeInterval(3600))
+        // The two largest files the full stored and the incremental references: one gets a byte flipped, the other
+        // goes missing (the listing already tells that one).
+        let manifest = try PgBackRestManifest.parse(
+            String(contentsOf: stanza.appendingPathComponent("\(repo.incremental)/backup.manifest"), encoding: .utf8))
+        let referenced = manifest.files.filter { $0.reference == repo.full && ($0.repoSize ?? 0) > 1000 }
+            .sorted { $0.repoSize! > $1.repoSize! }
+        #expect(referenced.count >= 2)
+        let damaged = referenced[0].name
+        let goneName = referenced[1].name
+        let largest = stanza.appendingPathComponent("\(repo.full)/\(damaged).gz")
+        var bytes = try Data(contentsOf: largest)
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: largest)
+        try FileManager.default.removeItem(at: stanza.appendingPathComponent("\(repo.full)/\(goneName).gz"))
+        #expect(try cli(["scan", "--config", config]).status == 0)
+
+        let verify = try cli([
+            "verify", "--config", config, "--pair", "all", "--deep", "--format", "json", "--now", now,
+        ])
+        #expect(verify.status == 2, "\(verify.stdout)\(verify.stderr)")
+        let results = try #require(try json(verify.stdout)["results"] as? [[String: Any]])
+        let full = try #require(results.first { $0["subject"] as? String == repo.full })
+        #expect(full["outcome"] as? String == "failed")
+        #expect(full["code"] as? String == "MGMT_CHECKSUM_MISMATCH")
+        let detail = full["detail"] as? String ?? ""
+        #expect(detail.hasPrefix("found verifying \(repo.incremental): "))
+        #expect(detail.contains(damaged))
+        #expect(detail.contains("\(goneName) is not in the repository"))
+        let incremental = try #require(results.first { $0["subject"] as? String == repo.incremental })
+        #expect(incremental["outcome"] as? String == "failed")
+        let pairs = try cli(["pairs", "--config", config, "--now", now, "--format", "json"])
+        #expect((try json(pairs.stdout)["pairs"] as? [Any])?.isEmpty == true)
+    }
+}
