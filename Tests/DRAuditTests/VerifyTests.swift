@@ -224,6 +224,76 @@ struct VerifyCLITests {
         #expect(findings[0]["message"]?.contains("no portal archive starts with the gzip magic") == true)
     }
 
+    @Test func aBarmanCloudBackupsTarsAreReadAndItsTablespacesLookedFor() throws {
+        var options = sampleOptions()
+        options.corruptedArchiveDaysAgo = []
+        options.clusterExports = false
+        let dir = try TempDir()
+        let config = try SampleEnvironment.write(to: dir.url, options: options).path
+        // The EDB era: barman-cloud's layout, backup.info as barman-cloud-backup 3.4 writes it.
+        let management = dir.url.appendingPathComponent("storage/management")
+        try FileManager.default.removeItem(at: management)
+        let base = management.appendingPathComponent("mgmt/pg-server/base/20260315T010005")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        try """
+        backup_id=20260315T010005
+        begin_time=2026-03-15 01:00:05.079427+00:00
+        begin_wal=000000010000000000000008
+        end_time=2026-03-15 01:04:30.221138+00:00
+        end_wal=000000010000000000000008
+        error=None
+        server_name=cloud
+        size=None
+        status=DONE
+        tablespaces=[('apic_tbs', 16385, '/var/lib/postgresql/tbs')]
+        timeline=1
+        version=150018
+
+        """.write(to: base.appendingPathComponent("backup.info"), atomically: true, encoding: .utf8)
+        let pgdata = TarWriter.archive([
+            (name: "PG_VERSION", data: Data("15\n".utf8)), (name: "base/1/1259", data: Data(count: 8192)),
+        ])
+        try Deflate.compress(pgdata).write(to: base.appendingPathComponent("data.tar.gz"))
+        let tablespace = TarWriter.archive([(name: "PG_15_202209061/5/16390", data: Data(count: 16384))])
+        try tablespace.write(to: base.appendingPathComponent("16385.tar"))
+        #expect(try cli(["scan", "--config", config]).status == 0)
+
+        let verify = try cli(["verify", "--config", config, "--now", testNowText, "--deep", "--format", "json"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let result = try #require((try json(verify.stdout)["results"] as? [[String: Any]])?.first)
+        #expect(result["subject"] as? String == "mgmt/pg-server/20260315T010005")
+        #expect(result["outcome"] as? String == "ok")
+        #expect(result["entries"] as? Int == 2)
+
+        var damaged = tablespace
+        damaged[100] ^= 0x01  // the tar header's name: its checksum no longer adds up
+        try damaged.write(to: base.appendingPathComponent("16385.tar"))
+        let corrupt = try cli(["verify", "--config", config, "--now", testNowText, "--deep", "--format", "json"])
+        #expect(corrupt.status == 2, "\(corrupt.stdout)")
+        let failed = try #require((try json(corrupt.stdout)["results"] as? [[String: Any]])?.first)
+        #expect(failed["code"] as? String == "ARCHIVE_CORRUPT")
+        #expect((failed["detail"] as? String)?.contains("16385.tar: tar header at byte 0: checksum") == true)
+
+        // The only pair is gone: `latest` has nothing left to read; `all` reads the pairs earlier failures removed.
+        let none = try cli(["verify", "--config", config, "--now", testNowText])
+        #expect(none.status == 3)
+        try FileManager.default.removeItem(at: base.appendingPathComponent("16385.tar"))
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        let missing = try cli(["verify", "--config", config, "--now", testNowText, "--pair", "all", "--format", "json"])
+        #expect(missing.status == 2)
+        let gone = try #require((try json(missing.stdout)["results"] as? [[String: Any]])?.first)
+        #expect(gone["code"] as? String == "MGMT_FILE_MISSING")
+        #expect((gone["detail"] as? String)?.contains("the tar of tablespace 16385 (16385.tar*) is not in") == true)
+
+        // Repaired: the next read finds it whole, and the pair is back.
+        try tablespace.write(to: base.appendingPathComponent("16385.tar"))
+        #expect(try cli(["scan", "--config", config]).status == 0)
+        let repaired = try cli(["verify", "--config", config, "--now", testNowText, "--pair", "all", "--deep"])
+        #expect(repaired.status == 0, "\(repaired.stdout)")
+        let pairs = try cli(["pairs", "--config", config, "--now", testNowText, "--format", "json"])
+        #expect((try json(pairs.stdout)["pairs"] as? [Any])?.count == 1)
+    }
+
     @Test func samplesCoverTheRetentionInTurn() throws {
         var options = sampleOptions()
         options.corruptedArchiveDaysAgo = []

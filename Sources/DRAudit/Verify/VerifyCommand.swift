@@ -36,10 +36,17 @@ extension Workspace {
     ) throws -> VerifyReport {
         let started = Date()
         let input = try auditInput(now: request.now, withDeployment: false)
-        let pairing = Audit.assess(input).pairing
+        // `latest` is the pair a restore would use now: earlier failures are left out. Every other choice reads the
+        // pairs as they would be without earlier verifications, so a backup repaired since reads whole and counts
+        // again.
+        var unverified = input
+        unverified.verification = VerificationEvidence(maxAge: config.verifyMaxAge)
+        let baselinePairs = Audit.assess(unverified).pairing.pairs
+        let which = request.pairs ?? (request.sample == nil ? .latest : .all)
         let pairs: [Pair]
         do {
-            pairs = try VerifySelection.pairs(pairing.pairs, request.pairs ?? (request.sample == nil ? .latest : .all))
+            pairs = try VerifySelection.pairs(
+                which == .latest ? Audit.assess(input).pairing.pairs : baselinePairs, which)
         } catch {
             throw DRAuditError("verify: \(error)")
         }
@@ -84,12 +91,9 @@ extension Workspace {
         }
 
         // This run's verdict: its failures, the worst kind when they hit the pair a restore would have used.
-        var unverified = input
-        unverified.verification = VerificationEvidence(maxAge: config.verifyMaxAge)
-        let baseline = Audit.assess(unverified).pairing.pairs.first
         var findings = Verification.findings(
             VerificationEvidence(maxAge: config.verifyMaxAge, latest: results), now: request.now, newest: nil,
-            baselineNewest: baseline, managementBackups: input.managementBackups)
+            baselineNewest: baselinePairs.first, managementBackups: input.managementBackups)
         findings.sort { ($1.severity, $0.code, $0.subject) < ($0.severity, $1.code, $1.subject) }
         return VerifyReport(
             pairs: pairs, results: results, findings: findings, bytesRead: verifier.bytesRead,
