@@ -8,6 +8,9 @@ Also: unchanged rescan. Index: scan of --index-n (1M) local portal files plus a 
 Far away (parts s3-far, sftp-far): the same listings through scripts/latency-proxy.py, which holds each chunk a
 client sends for --s3-delay (50 ms) or --sftp-delay (25 ms) before passing it on, so a request answered at once on
 loopback takes a round trip of a distant server, and requests in flight overlap as they would on a long link.
+Verify: `verify` of a pair whose portal run is --verify-mb of .tar.gz archives (a system backup and
+--verify-sites sites) on SeaweedFS and on the sshd, against the shell pipeline doing the same work per object
+(`curl --aws-sigv4 | gzip -t`, `ssh cat | gzip -t`), both --verify-jobs objects at a time.
 Needs the servers of scripts/test-servers.sh (for sftp and s3) and a release build.
 """
 import argparse
@@ -30,11 +33,14 @@ parser.add_argument("--runs", type=int, default=3)
 parser.add_argument("--work", default="/tmp/dr-audit-bench")
 parser.add_argument("--index-n", type=int, default=1_000_000)
 parser.add_argument("--wal-n", type=int, default=1_000_000)
-parser.add_argument("--parts", default="sftp,s3,sftp-far,s3-far,index,wal",
-                    help="comma-separated: sftp, s3, sftp-far, s3-far, index, wal")
+parser.add_argument("--parts", default="sftp,s3,sftp-far,s3-far,index,wal,verify",
+                    help="comma-separated: sftp, s3, sftp-far, s3-far, index, wal, verify")
 parser.add_argument("--bucket", default="dr-audit-bench")
 parser.add_argument("--s3-delay", type=float, default=0.05)
 parser.add_argument("--sftp-delay", type=float, default=0.025)
+parser.add_argument("--verify-mb", type=int, default=1024, help="total size of the verified portal archives")
+parser.add_argument("--verify-sites", type=int, default=50)
+parser.add_argument("--verify-jobs", type=int, default=4)
 args = parser.parse_args()
 parts = set(args.parts.split(","))
 
@@ -48,7 +54,7 @@ def env_file():
     return values
 
 
-E = env_file() if parts & {"sftp", "s3", "sftp-far", "s3-far"} else {}
+E = env_file() if parts & {"sftp", "s3", "sftp-far", "s3-far", "verify"} else {}
 
 
 class LatencyProxy:
@@ -480,6 +486,166 @@ if "wal" in parts:
         audit = run([BIN, "audit", "--config", both_config, "--format", "json"] + now)
         report(f"dr-audit audit, {index_n} portal + {wal_n} WAL", *audit,
                goal=("< 1 s, peak RSS < 100 MB", (1.0, 100), "seconds+rss"))
+
+# --- Verify: reading 1 GiB of portal archives end to end ---------------------------------------------
+VERIFY_T = 1_790_000_000  # 2026-09-21T14:13:20Z: the run's system backup; the sites follow a second apart
+
+
+def verify_names(sites):
+    stamp = lambda t: time.strftime("%Y%m%d.%H%M%S", time.gmtime(t))
+    return ([f"_portal_system_backup-{stamp(VERIFY_T)}.tar.gz"]
+            + [f"portal-web.example.com@org{i}@catalog-{stamp(VERIFY_T + 1 + i)}.tar.gz" for i in range(sites)])
+
+
+def make_archive(job):
+    """One portal archive of about `size` bytes: a tar.gz (level 6, as tar czf) of SQL dump text drawn from a
+    corpus in 64 KiB slices, exported JSON, and uploaded files that do not compress (about a quarter)."""
+    import gzip
+    import io
+    import random
+    import tarfile
+    path, size, seed = job
+    rng = random.Random(seed)
+    words = [("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 11))))
+             for _ in range(3000)]
+    lines = []
+    for n in range(60_000):
+        lines.append(f"INSERT INTO node_revision (nid, vid, title, body, changed) VALUES ({n}, {n * 7 + rng.randint(0, 99)}, "
+                     f"'{' '.join(rng.choices(words, k=6))}', '{' '.join(rng.choices(words, k=rng.randint(8, 40)))}', "
+                     f"{1_700_000_000 + rng.randint(0, 10 ** 8)});\n")
+    corpus = "".join(lines).encode()
+    slice_size = 64 << 10
+    with open(path + ".part", "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
+            with tarfile.open(fileobj=gz, mode="w|", format=tarfile.GNU_FORMAT) as tar:
+                part = 0
+                while raw.tell() < size:
+                    text = b"".join(corpus[o:o + slice_size] for o in
+                                    (rng.randrange(0, len(corpus) - slice_size) for _ in range(48)))
+                    for name, body in ((f"database/dump-{part:03d}.sql", text),
+                                       (f"files/upload-{part:03d}.bin", rng.randbytes(len(text) // 4)),
+                                       (f"config/export-{part:03d}.json", text[:4096].replace(b"INSERT", b"{\"i\":"))):
+                        info = tarfile.TarInfo(name)
+                        info.size = len(body)
+                        info.mtime = VERIFY_T
+                        tar.addfile(info, io.BytesIO(body))
+                    part += 1
+    os.rename(path + ".part", path)
+
+
+def make_verify_tree(path, total_mb, sites):
+    marker = path.rstrip("/") + f".complete-{total_mb}-{sites}"
+    if os.path.exists(marker):
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    names = verify_names(sites)
+    size = total_mb * (1 << 20) // len(names)
+    import multiprocessing
+    with multiprocessing.Pool(os.cpu_count()) as pool:
+        pool.map(make_archive, [(os.path.join(path, n), size, i) for i, n in enumerate(names)])
+    open(marker, "w").close()
+
+
+def make_verify_management(root):
+    """A pgBackRest repository with one full backup at the portal run (one tiny file, so the pair is the portal)."""
+    import hashlib
+    import zlib
+    label = time.strftime("%Y%m%d-%H%M%S", time.gmtime(VERIFY_T - 60)) + "F"
+    stanza = os.path.join(root, "backup", "apic")
+    os.makedirs(os.path.join(stanza, label, "pg_data"), exist_ok=True)
+    content = b"15\n"
+    c = zlib.compressobj(6, zlib.DEFLATED, 31)
+    stored = c.compress(content) + c.flush()
+    with open(os.path.join(stanza, label, "pg_data", "PG_VERSION.gz"), "wb") as f:
+        f.write(stored)
+    with open(os.path.join(stanza, label, "backup.manifest"), "w") as f:
+        f.write(f'[backup]\nbackup-label="{label}"\nbackup-type="full"\n\n[backup:option]\noption-compress-type="gz"\n\n'
+                f'[target:file]\npg_data/PG_VERSION={{"checksum":"{hashlib.sha1(content).hexdigest()}",'
+                f'"repo-size":{len(stored)},"size":{len(content)},"timestamp":{VERIFY_T}}}\n')
+    with open(os.path.join(stanza, "backup.info"), "w") as f:
+        f.write(f'[backup:current]\n{label}={{"backup-error":false,"backup-prior":null,"backup-timestamp-start":'
+                f'{VERIFY_T - 60},"backup-timestamp-stop":{VERIFY_T + 20},"backup-type":"full"}}\n')
+
+
+if "verify" in parts:
+    vdir = os.path.join(work, "verify")
+    source = os.path.join(work, "verify-source", "portal")
+    print(f"bench: preparing {args.verify_mb} MiB of portal archives in {source}", file=sys.stderr)
+    make_verify_tree(source, args.verify_mb, args.verify_sites)
+    names = verify_names(args.verify_sites)
+    total = sum(os.path.getsize(os.path.join(source, n)) for n in names)
+    make_verify_management(os.path.join(vdir, "management"))
+    management_cr = os.path.join(vdir, "management_cr.yaml")
+    os.makedirs(vdir, exist_ok=True)
+    with open(management_cr, "w") as f:
+        f.write("kind: ManagementCluster\nmetadata: {name: management}\nspec:\n  originalUID: bench\n  databaseBackup:\n"
+                "    protocol: sftp\n    host: backup.example.com\n    path: /management\n    credentials: bench-secret\n")
+    management = (f"management:\n  cr: {management_cr}\n  target: {{protocol: local, path: {vdir}/management}}\n")
+    now = ["--now", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(VERIFY_T + 3600))]
+    jobs = str(args.verify_jobs)
+    mib = total / (1 << 20)
+
+    # SFTP: the archives in the test user's home; OpenSSH `ssh cat | gzip -t` per object, as many at once.
+    sftp_portal = os.path.join(E["DRTEST_SSH_HOME"], "dr-audit-bench", "verify")
+    if not os.path.exists(sftp_portal + ".complete") or sorted(os.listdir(sftp_portal)) != sorted(names):
+        shutil.rmtree(sftp_portal, ignore_errors=True)
+        shutil.copytree(source, sftp_portal)
+        open(sftp_portal + ".complete", "w").close()
+    os.chmod(os.path.dirname(sftp_portal), 0o755)
+    key_file = os.path.join(E["DRTEST_SSH_DIR"], "client_key")
+    key = open(key_file).read()
+    sftp_config = write_config(
+        os.path.join(vdir, "sftp"), cr("sftp", "127.0.0.1", sftp_portal, E["DRTEST_SSH_PORT"]),
+        f"kind: Secret\nmetadata: {{name: bench-secret}}\ndata:\n  username: {b64(E['DRTEST_SSH_USER'])}\n"
+        f"  ssh-privatekey: {b64(key)}\n",
+        f"  knownHosts: {E['DRTEST_SSH_DIR']}/known_hosts\n" + management)
+    subprocess.run([BIN, "scan", "--config", sftp_config], check=True, stdout=subprocess.DEVNULL)
+    ssh = (f"ssh -q -i {key_file} -p {E['DRTEST_SSH_PORT']} -o UserKnownHostsFile={E['DRTEST_SSH_DIR']}/known_hosts "
+           f"-o StrictHostKeyChecking=yes {E['DRTEST_SSH_USER']}@127.0.0.1")
+    peer = f"xargs -P {jobs} -I{{}} sh -c '{ssh} cat {sftp_portal}/{{}} | gzip -t'"
+    listing = os.path.join(vdir, "names.txt")
+    with open(listing, "w") as f:
+        f.write("\n".join(names) + "\n")
+    pipeline = run(["sh", "-c", f"{peer} < {listing}"])
+    report(f"ssh cat | gzip -t, {jobs} at a time ({mib:.0f} MiB)", *pipeline)
+    verify = run([BIN, "verify", "--config", sftp_config, "--jobs", jobs] + now)
+    report("dr-audit verify, SFTP", *verify, ratio_to=pipeline[0],
+           goal=("≤ 1.0× ssh cat | gzip -t, RSS < 100 MB", (1.0, 100), "ratio+rss"))
+
+    # S3: the archives in a bucket; `curl --aws-sigv4 | gzip -t` per object, as many at once.
+    bucket = "dr-audit-bench-verify"
+    rclone_env = {"RCLONE_CONFIG_S_TYPE": "s3", "RCLONE_CONFIG_S_PROVIDER": "SeaweedFS",
+                  "RCLONE_CONFIG_S_ACCESS_KEY_ID": E["DRTEST_S3_ACCESS_KEY"],
+                  "RCLONE_CONFIG_S_SECRET_ACCESS_KEY": E["DRTEST_S3_SECRET_KEY"],
+                  "RCLONE_CONFIG_S_ENDPOINT": E["DRTEST_S3_ENDPOINT"]}
+    rclone = ["env", "-u", "AWS_CA_BUNDLE", "rclone", "--config", "/dev/null"]
+    listed = subprocess.run(rclone + ["lsf", "--files-only", f"s:{bucket}/portal"], env={**os.environ, **rclone_env},
+                            capture_output=True, text=True).stdout.split()
+    if sorted(listed) != sorted(names):
+        print(f"bench: uploading {mib:.0f} MiB to s3://{bucket}/portal", file=sys.stderr)
+        subprocess.run(rclone + ["purge", f"s:{bucket}"], env={**os.environ, **rclone_env}, capture_output=True)
+        subprocess.run(rclone + ["mkdir", f"s:{bucket}"], env={**os.environ, **rclone_env}, check=True)
+        subprocess.run(rclone + ["copy", "--transfers", "8", source, f"s:{bucket}/portal"],
+                       env={**os.environ, **rclone_env}, check=True)
+    s3_config = write_config(
+        os.path.join(vdir, "s3"), cr("objstore", "s3.example.com/us-east-1", f"{bucket}/portal"),
+        f"kind: Secret\nmetadata: {{name: bench-secret}}\ndata:\n  username: {b64(E['DRTEST_S3_ACCESS_KEY'])}\n"
+        f"  password: {b64(E['DRTEST_S3_SECRET_KEY'])}\n",
+        f"  endpoint: {E['DRTEST_S3_ENDPOINT']}\n" + management)
+    subprocess.run([BIN, "scan", "--config", s3_config], check=True, stdout=subprocess.DEVNULL)
+    curl = (f"curl -sf --aws-sigv4 aws:amz:us-east-1:s3 --user {E['DRTEST_S3_ACCESS_KEY']}:{E['DRTEST_S3_SECRET_KEY']} "
+            f"-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' {E['DRTEST_S3_ENDPOINT']}/{bucket}/portal/")
+    import urllib.parse
+    encoded = os.path.join(vdir, "names-encoded.txt")
+    with open(encoded, "w") as f:
+        f.write("\n".join(urllib.parse.quote(n, safe="") for n in names) + "\n")
+    peer = f"xargs -P {jobs} -I{{}} sh -c \"{curl}{{}} | gzip -t\""
+    pipeline = run(["sh", "-c", f"{peer} < {encoded}"])
+    report(f"curl --aws-sigv4 | gzip -t, {jobs} at a time", *pipeline)
+    verify = run([BIN, "verify", "--config", s3_config, "--jobs", jobs] + now)
+    report("dr-audit verify, S3", *verify, ratio_to=pipeline[0],
+           goal=("≤ 1.0× curl | gzip -t, RSS < 100 MB", (1.0, 100), "ratio+rss"))
 
 # --- Report -----------------------------------------------------------------------------------------
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Short, bounded libFuzzer runs over the parsers that see untrusted bytes (object names, metadata files,
-# S3 XML pages, and the config/CR/Secret/kubeconfig/export documents). Seeds come from Fuzz/corpus/<name>; what the fuzzer grows stays in .build-fuzz/corpus.
+# S3 XML pages, and the config/CR/Secret/kubeconfig/export documents, archives and pgBackRest manifests read by verify). Seeds come from Fuzz/corpus/<name>; what the fuzzer grows stays in .build-fuzz/corpus.
 # A crash fails the run and leaves its input in .build-fuzz/artifacts/: turn it into a unit test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
-targets=(${FUZZ_TARGETS:-names metadata-files s3-pages documents})
+targets=(${FUZZ_TARGETS:-names metadata-files s3-pages documents archives manifests})
 scratch=.build-fuzz
 mkdir -p "$scratch"
 # Swift's own crash backtracer waits for a debugger-friendly exit that libFuzzer never gives; libFuzzer reports.

@@ -1,6 +1,6 @@
 import Foundation
 
-// `fuzz-parsers <names|metadata-files|s3-pages|documents> [libFuzzer options] [corpus dirs]`: one binary for every
+// `fuzz-parsers <archives|documents|manifests|metadata-files|names|s3-pages> [libFuzzer options] [corpus dirs]`: one binary for every
 // parser fuzzer. SwiftPM links executables through their own entry point, so libFuzzer's `main` cannot be
 // used; its driver is called instead.
 typealias FuzzInput = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
@@ -12,10 +12,12 @@ func LLVMFuzzerRunDriver(
     _ callback: FuzzInput
 ) -> CInt
 
-let fuzzerNames = ["documents", "metadata-files", "names", "s3-pages"]
+let fuzzerNames = ["archives", "documents", "manifests", "metadata-files", "names", "s3-pages"]
 
 func fuzzer(named name: String) -> FuzzInput? {
     switch name {
+    case "archives": fuzzArchives
+    case "manifests": fuzzManifests
     case "names": fuzzNames
     case "metadata-files": fuzzMetadataFiles
     case "s3-pages": fuzzS3Pages

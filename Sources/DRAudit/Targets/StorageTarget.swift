@@ -47,7 +47,7 @@ extension StorageTarget {
 }
 
 /// The buffer objects are streamed through: large enough that an SFTP read keeps many requests in flight.
-let streamBufferSize = 2 << 20
+let streamBufferSize = 1 << 20
 
 public enum TargetFactory {
     public static func make(role: Role, artifacts: SubsystemArtifacts) throws -> StorageTarget {

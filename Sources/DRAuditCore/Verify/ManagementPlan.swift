@@ -134,7 +134,7 @@ public struct ManagementPlan: Sendable {
                 entries: id == backup.id ? files : nil, contentBytes: id == backup.id ? contentBytes : nil)
             if own.isEmpty {
                 result.detail =
-                    "\(files) files present\(deep ? ", \(checks.count) objects read (\(contentBytes) bytes of content)" : "")"
+                    "\(files) \(files == 1 ? "file" : "files") present\(deep ? ", \(checks.count) objects read (\(contentBytes) bytes of content)" : "")"
                 return result
             }
             result.outcome = .failed
