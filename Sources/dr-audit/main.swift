@@ -386,7 +386,8 @@ struct DRAuditCLI: ParsableCommand {
         abstract: "Checks that IBM API Connect management and portal backups can be restored together.",
         version: Version.text,
         subcommands: [
-            Scan.self, Pairs.self, AuditCommand.self, VerifyCommand.self, MetricsCommand.self, RestorePlanCommand.self, ReportCommand.self,
+            Scan.self, Pairs.self, AuditCommand.self, VerifyCommand.self, MetricsCommand.self, RestorePlanCommand.self,
+            ReportCommand.self,
             Save.self, Init.self, Demo.self,
         ])
 }

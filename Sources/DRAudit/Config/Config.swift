@@ -113,7 +113,8 @@ public struct Config: Sendable {
         }
 
         guard
-            let top = try map(root, "", allowed: ["database", "portal", "management", "cluster", "pairing", "kit", "verify"])
+            let top = try map(
+                root, "", allowed: ["database", "portal", "management", "cluster", "pairing", "kit", "verify"])
         else {
             throw DRAuditError("\(name): empty config")
         }

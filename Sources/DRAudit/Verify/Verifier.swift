@@ -203,8 +203,9 @@ public final class Verifier: @unchecked Sendable {
             }
             plan = ManagementPlan.pgBackRest(
                 backup: backup, manifest: manifest, stanzaFolder: folder, listing: listing, deep: deep)
-        // The consistency WAL plugs in here: `plan = plan.appendingWAL(segments)`, the segments from
-        // backup-archive-start to -stop found in the WAL inventory (`manifest.archiveStart`/`archiveStop`).
+        // The consistency WAL plugs in here: `plan = plan.appendingWAL(segments)`, one entry per segment of
+        // `backup.wal` (WALRange: archive, start…stop), its key and size looked up with
+        // `index.presentObjects(prefix: "<archive>/<first 16 hex>/<segment>")` (nil when absent).
         case .barman:
             let text = try target.read(infoKey, limit: Scanner.metadataLimit)
             bytes = Int64(text.count)
@@ -217,7 +218,7 @@ public final class Verifier: @unchecked Sendable {
             if info?.tablespaceOIDs == nil {
                 plan.skipped.append("backup.info's tablespaces line does not parse: only data.tar* was looked for")
             }
-        // The consistency WAL plugs in here too: begin_wal to end_wal in `<server>/wals/`.
+        // The consistency WAL plugs in here too: `backup.wal` (begin_wal…end_wal in `<server>/wals/`).
         }
         let state = PlanState(plan: plan, bytes: bytes)
         if plan.checks.isEmpty {
