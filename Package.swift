@@ -21,7 +21,9 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Pure core: names, records, pairing, checks. No file, network or database access.
         // Yams: the restore plan is emitted by a YAML emitter, never by string concatenation.
-        .target(name: "DRAuditCore", dependencies: ["CLibXML2", "CZlib", "CCrypto", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "DRAuditCore",
+            dependencies: ["CLibXML2", "CZlib", "CCrypto", .product(name: "Yams", package: "Yams")]),
         // Edges: config loading, targets (storage), cluster exports, the SQLite index, the commands' logic.
         .target(
             name: "DRAudit",
