@@ -46,9 +46,6 @@ extension StorageTarget {
     }
 }
 
-/// The buffer objects are streamed through: large enough that an SFTP read keeps many requests in flight.
-let streamBufferSize = 1 << 20
-
 public enum TargetFactory {
     public static func make(role: Role, artifacts: SubsystemArtifacts) throws -> StorageTarget {
         let spec = artifacts.target
