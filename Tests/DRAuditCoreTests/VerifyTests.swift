@@ -315,6 +315,35 @@ struct PgBackRestPlanTests {
         let outcomes = runChecks(withWAL, all)
         #expect(outcomes.last?.problems.first?.code == "ARCHIVE_CORRUPT")
     }
+
+    @Test func theConsistencyWALIsFoundInTheArchiveFoldersListing() {
+        let sha = String(repeating: "a", count: 40)
+        var backup = mgmt(fullLabel, prior: nil)
+        backup.wal = WALRange(
+            archive: "archive/apic/15-1", start: WALSegment.parse("0000000100000000000000FF")!,
+            stop: WALSegment.parse("000000010000000100000001")!)
+        var plan = ManagementPlan(backup: backup, deep: true)
+        #expect(
+            plan.consistencyWALFolders == [
+                "archive/apic/15-1/0000000100000000/", "archive/apic/15-1/0000000100000001/",
+            ])
+        let segments = plan.consistencyWAL(in: [
+            "archive/apic/15-1/0000000100000000/0000000100000000000000FF-\(sha).gz": 10,
+            "archive/apic/15-1/0000000100000001/000000010000000100000000-\(sha).gz": 0,  // empty: not archived
+            "archive/apic/15-1/0000000100000001/000000010000000100000001-\(sha).gz": 12,
+            "archive/apic/15-1/0000000100000001/000000010000000100000001.partial-\(sha).gz": 12,
+        ])
+        #expect(
+            segments.map(\.name) == [
+                "0000000100000000000000FF", "000000010000000100000000", "000000010000000100000001",
+            ])
+        #expect(segments.map { $0.key != nil } == [true, false, true])
+        #expect(plan.appendingWAL(segments).problems.count == 1)
+        backup.archiveCopy = true
+        var carried = ManagementPlan(backup: backup, deep: true)
+        #expect(carried.consistencyWAL(in: [:]).isEmpty && carried.consistencyWALFolders.isEmpty)
+        #expect(carried.skipped.first?.contains("option-archive-copy") == true)
+    }
 }
 
 struct BarmanPlanTests {

@@ -744,6 +744,39 @@ struct RealRepositoryVerifyTests {
         #expect((try json(pairs.stdout)["pairs"] as? [Any])?.isEmpty == true)
     }
 
+    /// The consistency WAL of each backup verified is looked for, and with --deep read: a segment of the pair's
+    /// backup with a byte flipped fails it as a corrupt archive, naming the segment.
+    @Test func aDamagedConsistencySegmentFailsItsBackupOnADeepRead() throws {
+        let (dir, copy, config, repo) = try pgBackRest()
+        defer { withExtendedLifetime((dir, copy)) {} }
+        let fixtures = try PostgresFixtures.load()
+        // Present and whole: the pair's backup verifies.
+        let clean = try cli(["verify", "--config", config, "--deep", "--format", "json", "--now", repo.now])
+        #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
+        let label = try #require((try json(clean.stdout)["pairs"] as? [[String: Any]])?.first?["management"] as? String)
+
+        let info = try PgBackRest.parseInfoFile(
+            String(contentsOf: repo.stanza.appendingPathComponent("backup.info"), encoding: .utf8))
+        let backup = try #require(info.entries.first { $0.label == label })
+        let segment = try #require(backup.archiveStart)
+        let files = try PostgresFixtures.archivedFiles(
+            inRepository: copy.path("repo"), stanza: fixtures.stanza, archiveID: try #require(info.archiveID(backup)))
+        let (name, path) = try #require(files.first { $0.key.hasPrefix(segment.name + "-") })
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect(try cli(["scan", "--config", config]).status == 0)
+
+        let shallow = try cli(["verify", "--config", config, "--format", "json", "--now", repo.now])
+        #expect(shallow.status == 0, "present and of its size: a shallow verify cannot tell")
+        let deep = try cli(["verify", "--config", config, "--deep", "--format", "json", "--now", repo.now])
+        let results = try #require(try json(deep.stdout)["results"] as? [[String: Any]])
+        let failed = try #require(results.first { $0["subject"] as? String == label })
+        #expect(failed["outcome"] as? String == "failed", "\(deep.stdout)")
+        #expect(failed["code"] as? String == "ARCHIVE_CORRUPT")
+        #expect((failed["detail"] as? String ?? "").contains(name))
+    }
+
     @Test func aRealBarmanCloudBackupsDataTarIsReadFromS3() throws {
         let fixtures = try PostgresFixtures.load()
         let backups = try #require(

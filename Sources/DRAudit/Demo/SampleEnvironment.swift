@@ -317,8 +317,9 @@ public struct SampleEnvironment {
     /// archived from each hole's time on are left out.
     static func writeWAL(to folder: URL, base: Date, every: TimeInterval, until end: Date, holes: [Date]) throws {
         let fm = FileManager.default
+        // Holes before the archive begins lose nothing.
         let missing = Set(
-            holes.flatMap { hole -> [UInt64] in
+            holes.filter { $0 >= base }.flatMap { hole -> [UInt64] in
                 let n = UInt64((hole.timeIntervalSince(base) / every).rounded(.up))
                 return [n, n + 1]
             })

@@ -203,9 +203,6 @@ public final class Verifier: @unchecked Sendable {
             }
             plan = ManagementPlan.pgBackRest(
                 backup: backup, manifest: manifest, stanzaFolder: folder, listing: listing, deep: deep)
-        // The consistency WAL plugs in here: `plan = plan.appendingWAL(segments)`, one entry per segment of
-        // `backup.wal` (WALRange: archive, start…stop), its key and size looked up with
-        // `index.presentObjects(prefix: "<archive>/<first 16 hex>/<segment>")` (nil when absent).
         case .barman:
             let text = try target.read(infoKey, limit: Scanner.metadataLimit)
             bytes = Int64(text.count)
@@ -218,8 +215,16 @@ public final class Verifier: @unchecked Sendable {
             if info?.tablespaceOIDs == nil {
                 plan.skipped.append("backup.info's tablespaces line does not parse: only data.tar* was looked for")
             }
-        // The consistency WAL plugs in here too: `backup.wal` (begin_wal…end_wal in `<server>/wals/`).
         }
+        // The consistency WAL, whatever the form: present (from the index), and with --deep read whole.
+        var listing: [String: Int64] = [:]
+        for folder in plan.consistencyWALFolders {
+            listing.merge(
+                try index.presentObjects(source: Role.management.rawValue, prefix: folder),
+                uniquingKeysWith: { a, _ in a })
+        }
+        let segments = plan.consistencyWAL(in: listing)
+        plan = plan.appendingWAL(segments)
         let state = PlanState(plan: plan, bytes: bytes)
         if plan.checks.isEmpty {
             try finish(state, outcomes: [], run: run)

@@ -83,6 +83,40 @@ public struct ManagementPlan: Sendable {
         self.files = files
     }
 
+    /// The backup's consistency WAL: every segment from its WAL start through its WAL stop, each with the key and
+    /// size of its object in `listing` (a listing of the archive's segment folders; nil when the segment is not there
+    /// or is empty). Empty when there is nothing to look for, with the reason in `skipped`.
+    public mutating func consistencyWAL(in listing: [String: Int64]) -> [(name: String, key: String?, size: Int64?)] {
+        if backup.archiveCopy == true {
+            skipped.append("the backup holds its own WAL (option-archive-copy): the archive's was not looked for")
+            return []
+        }
+        guard let range = backup.wal, let archive = range.archive else {
+            skipped.append("its metadata names no WAL range or archive: the consistency WAL was not looked for")
+            return []
+        }
+        var found: [UInt64: (key: String, size: Int64)] = [:]
+        for (key, size) in listing where size > 0 {
+            guard let place = Classifier.walPlace(key), place.kind.isWALSegment, place.archive == archive,
+                place.file.segment.timeline == range.timeline
+            else { continue }
+            found[place.file.segment.number] = (key, size)
+        }
+        return (range.start.number...range.stop.number).map { n in
+            let name = WALSegment(timeline: range.timeline, number: n).name
+            return (name, found[n]?.key, found[n]?.size)
+        }
+    }
+
+    /// The archive folders (`<archive>/<first 16 of the name>/`) that hold the backup's consistency WAL.
+    public var consistencyWALFolders: [String] {
+        guard backup.archiveCopy != true, let range = backup.wal, let archive = range.archive else { return [] }
+        let logs = range.start.number / WALSegment.segmentsPerLog...range.stop.number / WALSegment.segmentsPerLog
+        return logs.map { log in
+            "\(archive)/\(WALSegment(timeline: range.timeline, number: log * WALSegment.segmentsPerLog).name.prefix(16))/"
+        }
+    }
+
     /// Appends the consistency WAL's segments (from the WAL inventory: each segment's key and listed size, nil when
     /// the archive lacks it): a missing one is MGMT_FILE_MISSING; with `--deep`, each present `.gz` segment's gzip
     /// stream is read.
