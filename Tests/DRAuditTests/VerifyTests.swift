@@ -301,7 +301,7 @@ struct VerifyCLITests {
         let result = try #require((try json(verify.stdout)["results"] as? [[String: Any]])?.first)
         #expect(result["subject"] as? String == "mgmt/pg-server/20260315T010005")
         #expect(result["outcome"] as? String == "ok")
-        #expect(result["entries"] as? Int == 2)
+        #expect(result["entries"] as? Int == 3)  // data.tar.gz, the tablespace's tar and the consistency WAL segment
 
         var damaged = tablespace
         damaged[100] ^= 0x01  // the tar header's name: its checksum no longer adds up

@@ -339,8 +339,10 @@ public struct SampleEnvironment {
             let path = folder.appendingPathComponent("\(folderName)/\(name)-\(checksum).gz").path
             // POSIX calls: Foundation's createFile and setAttributes take milliseconds a file, and these are thousands.
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            let text = "wal \(name)\n"
-            guard fd >= 0, Glibc.write(fd, text, text.utf8.count) == text.utf8.count else {
+            // A real gzip stream (of a stand-in for 16 MiB of WAL), so `verify --deep` reads it whole.
+            let body = Deflate.compress(Data("wal \(name)\n".utf8))
+            let written = body.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard fd >= 0, written == body.count else {
                 if fd >= 0 { close(fd) }
                 throw DRAuditError("demo: cannot write \(path): \(String(cString: strerror(errno)))")
             }
