@@ -139,20 +139,7 @@ final class FakeCluster {
         let dir = try TempDir(name)
         let token = "kube-token-\(UUID().uuidString)"
         let config = try SampleEnvironment.write(to: dir.url, options: sampleOptions())
-        func items(_ file: String) throws -> [[String: Any]] {
-            let list =
-                try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appendingPathComponent(file)))
-                as! [String: Any]
-            return (list["items"] as! [[String: Any]]).map {
-                var item = $0
-                item["kind"] = nil
-                item["apiVersion"] = nil
-                return item
-            }
-        }
-        var fixture: [String: Any] = [
-            "portalbackups": try items("portalbackups.json"), "managementbackups": try items("managementbackups.json"),
-        ]
+        var fixture = try apiBackupLists(dir)
         fixture.merge(crs) { $1 }
         fixture["secrets"] = Self.secrets
         try JSONSerialization.data(withJSONObject: fixture).write(

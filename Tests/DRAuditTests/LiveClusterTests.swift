@@ -17,21 +17,7 @@ struct LiveClusterTests {
         let server = try S3Server.running()  // the same test CA signs the fake API server's certificate
         let dir = try TempDir()
         let config = try SampleEnvironment.write(to: dir.url, options: sampleOptions())
-        func items(_ file: String) throws -> [[String: Any]] {
-            let list =
-                try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appendingPathComponent(file)))
-                as! [String: Any]
-            // The API server's List answers carry no kind on their items.
-            return (list["items"] as! [[String: Any]]).map {
-                var item = $0
-                item["kind"] = nil
-                item["apiVersion"] = nil
-                return item
-            }
-        }
-        var fixture: [String: Any] = [
-            "portalbackups": try items("portalbackups.json"), "managementbackups": try items("managementbackups.json"),
-        ]
+        var fixture = try apiBackupLists(dir)
         fixture.merge(extraFixture) { $1 }
         for key in omit { fixture[key] = nil }
         try JSONSerialization.data(withJSONObject: fixture).write(to: dir.url.appendingPathComponent("fixture.json"))

@@ -79,3 +79,19 @@ func json(_ text: String) throws -> [String: Any] {
     }
     return object
 }
+
+/// The sample's backup CR exports as the Kubernetes API server lists them: List items carry no kind or apiVersion.
+func apiBackupLists(_ dir: TempDir) throws -> [String: Any] {
+    func items(_ file: String) throws -> [[String: Any]] {
+        let list =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appendingPathComponent(file)))
+            as! [String: Any]
+        return (list["items"] as! [[String: Any]]).map {
+            var item = $0
+            item["kind"] = nil
+            item["apiVersion"] = nil
+            return item
+        }
+    }
+    return ["portalbackups": try items("portalbackups.json"), "managementbackups": try items("managementbackups.json")]
+}
