@@ -140,14 +140,8 @@ struct HostileNameTests {
         let (dir, config) = try sample()
         try FileManager.default.removeItem(at: tree.url)
         try FileManager.default.copyItem(at: dir.url.appendingPathComponent("storage"), to: tree.url)
-        try """
-        apiVersion: v1
-        kind: Secret
-        metadata: {name: portal-backup-secret}
-        data:
-          username: \(Data(server.user.utf8).base64EncodedString())
-          password: \(Data(server.password.utf8).base64EncodedString())
-        """.write(toFile: dir.path("portal-backup-secret.yaml"), atomically: true, encoding: .utf8)
+        try secretYAML("portal-backup-secret", username: server.user, password: server.password).write(
+            toFile: dir.path("portal-backup-secret.yaml"), atomically: true, encoding: .utf8)
         var text = try String(contentsOf: config, encoding: .utf8)
         text = text.replacingOccurrences(
             of: "    protocol: local\n    path: ./storage/portal",
@@ -170,14 +164,8 @@ struct HostileNameTests {
             uploads.append(("portal/" + name, try Data(contentsOf: portal.appendingPathComponent(name))))
         }
         try server.put(bucket: bucket, uploads)
-        try """
-        apiVersion: v1
-        kind: Secret
-        metadata: {name: portal-backup-secret}
-        data:
-          username: \(Data(server.accessKey.utf8).base64EncodedString())
-          password: \(Data(server.secretKey.utf8).base64EncodedString())
-        """.write(toFile: dir.path("portal-backup-secret.yaml"), atomically: true, encoding: .utf8)
+        try secretYAML("portal-backup-secret", username: server.accessKey, password: server.secretKey).write(
+            toFile: dir.path("portal-backup-secret.yaml"), atomically: true, encoding: .utf8)
         var text = try String(contentsOf: config, encoding: .utf8)
         text = text.replacingOccurrences(
             of: "    protocol: local\n    path: ./storage/portal",

@@ -40,14 +40,9 @@ struct RealRepositoryTests {
     }
 
     func s3Secret(_ dir: TempDir) throws -> String {
-        let secret = """
-            kind: Secret
-            metadata: {name: mgmt-backup-secret}
-            data:
-              username: \(Data(try TestServers.value("DRTEST_S3_ACCESS_KEY").utf8).base64EncodedString())
-              password: \(Data(try TestServers.value("DRTEST_S3_SECRET_KEY").utf8).base64EncodedString())
-
-            """
+        let secret = secretYAML(
+            "mgmt-backup-secret", username: try TestServers.value("DRTEST_S3_ACCESS_KEY"),
+            password: try TestServers.value("DRTEST_S3_SECRET_KEY"))
         try secret.write(toFile: dir.path("secret.yaml"), atomically: true, encoding: .utf8)
         return "  secret: ./secret.yaml\n"
     }

@@ -194,14 +194,10 @@ struct S3Tests {
         let walker = LocalTarget(root: repo)
         try walker.list { uploads.append(("management/" + $0.key, try walker.read($0.key, limit: 1 << 20))) }
         try server.put(bucket: bucket, uploads)
-        try """
-        apiVersion: v1
-        kind: Secret
-        metadata: {name: mgmt-backup-secret}
-        data:
-          key: \(Data(server.accessKey.utf8).base64EncodedString())
-          keysecret: \(Data(server.secretKey.utf8).base64EncodedString())
-        """.write(toFile: dir.path("mgmt-backup-secret.yaml"), atomically: true, encoding: .utf8)
+        // EDB's key names for an object store Secret.
+        try secretYAML(
+            "mgmt-backup-secret", username: server.accessKey, password: server.secretKey, keys: ("key", "keysecret")
+        ).write(toFile: dir.path("mgmt-backup-secret.yaml"), atomically: true, encoding: .utf8)
         var text = try String(contentsOf: config, encoding: .utf8)
         text = text.replacingOccurrences(
             of: "    protocol: local\n    path: ./storage/management",

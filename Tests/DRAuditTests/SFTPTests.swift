@@ -204,14 +204,7 @@ struct SFTPTests {
     }
 
     func sftpSecret(_ server: SSHServer, name: String = "portal-backup-secret") -> String {
-        """
-        apiVersion: v1
-        kind: Secret
-        metadata: {name: \(name)}
-        data:
-          username: \(Data(server.user.utf8).base64EncodedString())
-          password: \(Data(server.password.utf8).base64EncodedString())
-        """
+        secretYAML(name, username: server.user, password: server.password)
     }
 
     @Test func serverKilledMidScanLeavesTheIndexAsItWas() throws {

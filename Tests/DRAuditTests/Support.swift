@@ -95,3 +95,18 @@ func apiBackupLists(_ dir: TempDir) throws -> [String: Any] {
     }
     return ["portalbackups": try items("portalbackups.json"), "managementbackups": try items("managementbackups.json")]
 }
+
+/// A backup credential Secret as the operator saves it (`data.username`/`password`, or EDB's `key`/`keysecret`).
+func secretYAML(
+    _ name: String, username: String, password: String, keys: (user: String, secret: String) = ("username", "password")
+) -> String {
+    """
+    apiVersion: v1
+    kind: Secret
+    metadata: {name: \(name)}
+    data:
+      \(keys.user): \(Data(username.utf8).base64EncodedString())
+      \(keys.secret): \(Data(password.utf8).base64EncodedString())
+
+    """
+}

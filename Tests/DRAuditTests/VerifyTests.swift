@@ -417,14 +417,7 @@ struct VerifyRemoteTests {
         let (dir, config) = try environment(
             portalTarget:
                 "    protocol: sftp\n    host: 127.0.0.1\n    port: \"\(port ?? server.port)\"\n    path: \(tree.path)",
-            secret: """
-                apiVersion: v1
-                kind: Secret
-                metadata: {name: portal-backup-secret}
-                data:
-                  username: \(Data(server.user.utf8).base64EncodedString())
-                  password: \(Data(server.password.utf8).base64EncodedString())
-                """,
+            secret: secretYAML("portal-backup-secret", username: server.user, password: server.password),
             extra: "  hostKeyFingerprint: \(server.fingerprint)\n  timeout: 5s",
             copy: { portal in
                 for name in try FileManager.default.contentsOfDirectory(atPath: portal.path) {
@@ -509,14 +502,7 @@ struct VerifyRemoteTests {
         let bucket = try server.bucket(name)
         let (dir, config) = try environment(
             portalTarget: "    protocol: objstore\n    path: \(bucket)/portal",
-            secret: """
-                apiVersion: v1
-                kind: Secret
-                metadata: {name: portal-backup-secret}
-                data:
-                  username: \(Data(server.accessKey.utf8).base64EncodedString())
-                  password: \(Data(server.secretKey.utf8).base64EncodedString())
-                """,
+            secret: secretYAML("portal-backup-secret", username: server.accessKey, password: server.secretKey),
             extra: "  endpoint: \(endpoint ?? server.endpoint)",
             copy: { portal in
                 var uploads: [(key: String, body: Data)] = []
@@ -785,14 +771,9 @@ struct RealRepositoryVerifyTests {
                 as? [String: Any])?["backups_list"] as? [[String: Any]])
         let newest = try #require(backups.compactMap { $0["backup_id"] as? String }.max())
         let end = try #require(Barman.parseBackupID(newest)).addingTimeInterval(5)
-        let secret = """
-            kind: Secret
-            metadata: {name: mgmt-backup-secret}
-            data:
-              username: \(Data(try TestServers.value("DRTEST_S3_ACCESS_KEY").utf8).base64EncodedString())
-              password: \(Data(try TestServers.value("DRTEST_S3_SECRET_KEY").utf8).base64EncodedString())
-
-            """
+        let secret = secretYAML(
+            "mgmt-backup-secret", username: try TestServers.value("DRTEST_S3_ACCESS_KEY"),
+            password: try TestServers.value("DRTEST_S3_SECRET_KEY"))
         let (dir, config) = try environment(
             management: """
                     protocol: objstore
