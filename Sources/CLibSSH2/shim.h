@@ -2,7 +2,6 @@
 #ifndef DR_AUDIT_LIBSSH2_SHIM_H
 #define DR_AUDIT_LIBSSH2_SHIM_H
 #include <libssh2.h>
-#include <libssh2_sftp.h>
 
 static inline LIBSSH2_SESSION *drssh_session_init(void) { return libssh2_session_init(); }
 
@@ -13,20 +12,6 @@ static inline int drssh_session_disconnect(LIBSSH2_SESSION *session, const char 
 static inline int drssh_userauth_password(LIBSSH2_SESSION *session, const char *username, const char *password) {
     return libssh2_userauth_password(session, username, password);
 }
-
-static inline LIBSSH2_SFTP_HANDLE *drssh_opendir(LIBSSH2_SFTP *sftp, const char *path) {
-    return libssh2_sftp_opendir(sftp, path);
-}
-
-static inline LIBSSH2_SFTP_HANDLE *drssh_open_read(LIBSSH2_SFTP *sftp, const char *path) {
-    return libssh2_sftp_open(sftp, path, LIBSSH2_FXF_READ, 0);
-}
-
-static inline int drssh_readdir(LIBSSH2_SFTP_HANDLE *handle, char *buffer, size_t size, LIBSSH2_SFTP_ATTRIBUTES *attrs) {
-    return libssh2_sftp_readdir(handle, buffer, size, attrs);
-}
-
-static inline int drssh_close(LIBSSH2_SFTP_HANDLE *handle) { return libssh2_sftp_close(handle); }
 
 static inline int drssh_knownhost_read(LIBSSH2_KNOWNHOSTS *hosts, const char *file) {
     return libssh2_knownhost_readfile(hosts, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
@@ -65,5 +50,4 @@ static inline ssize_t drssh_channel_write(LIBSSH2_CHANNEL *channel, const char *
     return libssh2_channel_write(channel, buffer, size);
 }
 
-static inline unsigned long drssh_attr_permissions(const LIBSSH2_SFTP_ATTRIBUTES *a) { return a->permissions; }
 #endif

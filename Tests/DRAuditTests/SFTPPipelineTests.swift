@@ -139,4 +139,27 @@ struct SFTPPipelineTests {
         #expect(error.message.contains("too slowly") || error.message.contains("timed out"), "\(error.message)")
         #expect(Date().timeIntervalSince(started) < 15)
     }
+
+    /// A trickle from the first byte (banner), from inside the key exchange, and from around authentication and the
+    /// channel opening: libssh2's per-packet timeout alone let the last of these run for minutes.
+    @Test(arguments: [0, 1200, 1500, 1800, 2100])
+    func aServerSendingOneByteASecondCannotHoldTheLogin(trickleAfter: Int) throws {
+        let server = try SSHServer.running()
+        let tree = try server.tree()
+        let proxy = try ScriptServer(
+            script: "latency-proxy.py",
+            ["--upstream", "127.0.0.1:\(server.port)", "--trickle-after", "\(trickleAfter)"])
+        var s = settings(server, path: tree.path, port: proxy.port)
+        s.timeout = 2
+        s.connectAttempts = 1
+        let started = Date()
+        do {
+            try listAll(SFTPTarget(s))
+        } catch let error as DRAuditError {
+            #expect(error.code == "TARGET_UNREACHABLE")
+            #expect(error.message.contains("\n") == false)
+        }
+        // One login of at most 4 × timeout, then at most the listing's own deadline.
+        #expect(Date().timeIntervalSince(started) < 18)
+    }
 }

@@ -135,23 +135,16 @@ final class SFTPChannel {
 
     var inFlight: Int { pending.count }
 
-    /// Opens the `sftp` subsystem on a new channel of an authenticated (blocking) session and says hello. The
-    /// session is left non-blocking: from here on this class waits on the socket itself.
-    init(session: OpaquePointer, socket: Int32, timeout: TimeInterval, location: String) throws {
+    /// Says hello on a channel running the `sftp` subsystem of a non-blocking session; from here on this class
+    /// waits on the socket itself.
+    init(session: OpaquePointer, channel: OpaquePointer, socket: Int32, timeout: TimeInterval, location: String) throws
+    {
         self.session = session
+        self.channel = channel
         self.socket = socket
         self.timeout = timeout
         deadline = 4 * max(1, timeout)
         self.location = location
-        guard let channel = drssh_channel_open_session(session, Self.window) else {
-            throw ProtocolError(message: "the server refused a session channel")
-        }
-        self.channel = channel
-        guard drssh_channel_subsystem(channel, "sftp") == 0 else {
-            libssh2_channel_free(channel)
-            throw ProtocolError(message: "the server refused the SFTP subsystem")
-        }
-        libssh2_session_set_blocking(session, 0)
         var version: UInt32?
         var body: [UInt8] = []
         Self.put32(3, &body)
@@ -296,7 +289,7 @@ final class SFTPChannel {
                 if done() { return }
             }
             if done() { return }
-            if !progressed { try wait() }
+            if !progressed { try wait(awaitingHello: hello != nil) }
         }
     }
 
@@ -327,13 +320,15 @@ final class SFTPChannel {
         }
     }
 
-    /// Waits for the socket as libssh2 asks, counting the time against `timeout` and `deadline`.
-    private func wait() throws {
-        if !pending.isEmpty {
+    /// Waits for the socket as libssh2 asks, counting the time against `timeout` and `deadline`. The hello has no
+    /// request id, so it is not among `pending`; it was sent when the clock started.
+    private func wait(awaitingHello: Bool) throws {
+        if !pending.isEmpty || awaitingHello {
             if waited - lastByte >= timeout {
                 throw ProtocolError(message: "no answer from the server (timed out after \(Int(timeout)) s)")
             }
-            if let oldest = pending.values.map(\.sentAt).min(), waited - oldest >= deadline {
+            if let oldest = pending.values.map(\.sentAt).min() ?? (awaitingHello ? 0 : nil), waited - oldest >= deadline
+            {
                 throw ProtocolError(
                     message: "a request was not answered within \(Int(deadline)) s (the server sends too slowly)")
             }

@@ -305,19 +305,43 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
             throw DRAuditError("\(location): libssh2 could not start a session")
         }
         self.session = session
-        libssh2_session_set_blocking(session, 1)
         libssh2_session_set_timeout(session, Int(settings.timeout * 1000))
         // OpenSSH's preference, so a key recorded by `ssh` on first contact is the one offered.
         _ = libssh2_session_method_pref(
             session, LIBSSH2_METHOD_HOSTKEY,
             "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa")
-        let rc = libssh2_session_handshake(session, socketFD)
-        if rc != 0 { throw sessionError("SSH handshake failed", rc: rc, code: "TARGET_UNREACHABLE") }
-        try verifyHostKey(session)
-        try authenticate(session)
+        let login = SSHLogin(session: session, socket: socketFD, timeout: settings.timeout)
         do {
-            sftp = try SFTPChannel(
-                session: session, socket: socketFD, timeout: settings.timeout, location: location)
+            let rc = try login.run("SSH handshake") { libssh2_session_handshake(session, socketFD) }
+            if rc != 0 { throw sessionError("SSH handshake failed", rc: rc, code: "TARGET_UNREACHABLE") }
+            try verifyHostKey(session)
+            try authenticate(session, login)
+            sftp = try openChannel(session, login)
+        } catch let error as SSHLogin.Timeout {
+            throw DRAuditError("\(location): \(error.message)", code: "TARGET_UNREACHABLE")
+        }
+    }
+
+    private func openChannel(_ session: OpaquePointer, _ login: SSHLogin) throws -> SFTPChannel {
+        guard
+            let channel = try login.run(
+                "opening a session channel",
+                {
+                    drssh_channel_open_session(session, SFTPChannel.window)
+                })
+        else {
+            throw sessionError(
+                "the server refused a session channel", rc: libssh2_session_last_errno(session),
+                code: "TARGET_UNREACHABLE")
+        }
+        let rc = try login.run("starting the SFTP subsystem") { drssh_channel_subsystem(channel, "sftp") }
+        guard rc == 0 else {
+            libssh2_channel_free(channel)
+            throw sessionError("the server refused the SFTP subsystem", rc: rc, code: "TARGET_UNREACHABLE")
+        }
+        do {
+            return try SFTPChannel(
+                session: session, channel: channel, socket: socketFD, timeout: settings.timeout, location: location)
         } catch let error as SFTPChannel.ProtocolError {
             throw sessionError(error.message, rc: libssh2_session_last_errno(session), code: "TARGET_UNREACHABLE")
         }
@@ -434,20 +458,22 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         }
     }
 
-    private func authenticate(_ session: OpaquePointer) throws {
+    private func authenticate(_ session: OpaquePointer, _ login: SSHLogin) throws {
         let creds = settings.credentials
         guard let user = creds.username else {
             throw DRAuditError("\(location): the backup Secret has no username", code: "TARGET_AUTH_FAILED")
         }
         var rc: Int32 = LIBSSH2_ERROR_AUTHENTICATION_FAILED
         if let key = creds.privateKey {
-            rc = key.withCString { keyPointer in
-                libssh2_userauth_publickey_frommemory(
-                    session, user, user.utf8.count, nil, 0, keyPointer, key.utf8.count, nil)
+            rc = try login.run("authentication") {
+                key.withCString { keyPointer in
+                    libssh2_userauth_publickey_frommemory(
+                        session, user, user.utf8.count, nil, 0, keyPointer, key.utf8.count, nil)
+                }
             }
         }
         if rc != 0, let password = creds.password {
-            rc = drssh_userauth_password(session, user, password)
+            rc = try login.run("authentication") { drssh_userauth_password(session, user, password) }
         }
         guard rc == 0 else {
             if rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED
