@@ -85,6 +85,10 @@ public final class Workspace {
                 )
             }
         }
+        // First: a WAL segment whose read failed is left out of the inventory.
+        input.verification = VerificationEvidence(
+            maxAge: config.verifyMaxAge,
+            latest: try index.latestVerifications(since: now.addingTimeInterval(-config.verifyMaxAge)))
         for role in roles {
             switch role {
             case .portal:
@@ -93,7 +97,8 @@ public final class Workspace {
                 input.managementBackups = try index.presentBackups(source: role.rawValue).map {
                     try decode(ManagementBackup.self, $0.payload ?? "")
                 }
-                input.wal = try index.presentWALInventory(source: role.rawValue)
+                (input.wal, input.readableWAL) = try index.presentWALInventory(
+                    source: role.rawValue, unreadable: input.verification.unreadableWAL)
             }
             let attention = try index.attentionObjects(source: role.rawValue)
             input.unrecognized += attention.unrecognized.map {
@@ -115,9 +120,6 @@ public final class Workspace {
             if cluster.crossChecksManagement { input.managementRecords = management }
             input.sources.append(try sourceState("cluster", fallbackLocation: "cluster exports"))
         }
-        input.verification = VerificationEvidence(
-            maxAge: config.verifyMaxAge,
-            latest: try index.latestVerifications(since: now.addingTimeInterval(-config.verifyMaxAge)))
         if withDeployment {
             let management = try artifacts(.management)
             input.deployment = DeploymentState(

@@ -242,3 +242,93 @@ struct PointInTimePairingTests {
         #expect(result.unpairedRuns.map(\.start) == [utc("2026-01-02T01:00:00Z")])
     }
 }
+
+struct ReplayedWALTests {
+    /// A pgBackRest object key of an archived segment, as the index lists it.
+    func key(_ segment: WALSegment) -> String {
+        "\(walArchive)/\(segment.name.prefix(16))/\(segment.name)-\(String(repeating: "a", count: 40)).gz"
+    }
+
+    func listed(_ numbers: [UInt64]) -> [ReplayWAL.Segment] {
+        numbers.map { n in
+            let segment = WALSegment(timeline: 1, number: n)
+            return ReplayWAL.Segment(
+                key: key(segment), size: 100, segment: segment,
+                time: Int64(walTime(segment).timeIntervalSince1970))
+        }
+    }
+
+    @Test func theReplayReadsFromAfterTheBackupsWALStopThroughTheFirstSegmentArchivedAtTheTarget() throws {
+        let from = WALSegment(timeline: 1, number: 20)
+        let target = walTime(WALSegment(timeline: 1, number: 30)).addingTimeInterval(-60)
+        let needed = ReplayWAL.needed(listed(Array(10...60)), from: from, target: target)
+        #expect(needed.map(\.segment.number) == Array(20...30))
+    }
+
+    @Test func theReplayStopsAtAHoleAndReadsASegmentArchivedTwiceOnce() {
+        let from = WALSegment(timeline: 1, number: 20)
+        let target = walTime(WALSegment(timeline: 1, number: 40))
+        var segments = listed([20, 21, 21, 22, 24, 25])
+        segments[2].key += ".again"
+        #expect(ReplayWAL.needed(segments, from: from, target: target).map(\.key) == listed([20, 21, 22]).map(\.key))
+    }
+
+    @Test func aResultAboutASegmentsKeyIsWALEvidenceAndNotABackups() throws {
+        let segment = WALSegment(timeline: 1, number: 77)
+        let failed = VerificationResult(
+            role: .management, subject: key(segment), outcome: .failed, code: "ARCHIVE_CORRUPT", detail: "gzip",
+            checkedAt: walBase, deep: true)
+        let backup = VerificationResult(
+            role: .management, subject: "20260101-010000F", outcome: .failed, checkedAt: walBase, deep: true)
+        let evidence = VerificationEvidence(latest: [failed, backup])
+        #expect(evidence.unreadableWAL == [WALPosition(archive: walArchive, segment: segment)])
+        #expect(evidence.failedManagement == ["20260101-010000F"])
+    }
+
+    /// The night after a full backup pairs through its window; a segment of that replay that failed verification is
+    /// a hole: the window ends before it, the night's run no longer pairs, and the findings say why.
+    @Test func aReplayedSegmentThatFailedVerificationCutsTheWindowLikeAHole() throws {
+        let f = archived(full("2026-01-01T01:05:00Z"))
+        let files = run("2026-01-01T01:00:00Z", sites: [siteA]) + run("2026-01-02T01:00:00Z", sites: [siteA])
+        let corrupt = walSegment(at: utc("2026-01-01T13:00:00Z"))
+        var input = AuditInput(now: utc("2026-01-02T03:00:00Z"), policy: PairingPolicy(tolerance: 1800, rpo: 26 * 3600))
+        input.portal = PortalInventory(files)
+        input.managementBackups = [f]
+        input.wal = walInventory(from: utc("2026-01-01T00:00:00Z"), to: utc("2026-01-02T02:00:00Z"))
+        let before = Audit.assess(input)
+        #expect(before.pairing.pairs.map(\.recovery) == [.pitr, .backup])
+
+        input.verification = VerificationEvidence(latest: [
+            VerificationResult(
+                role: .management, subject: key(corrupt), outcome: .failed, code: "ARCHIVE_CORRUPT",
+                detail: "gzip member 1: incorrect data check", checkedAt: input.now, deep: true)
+        ])
+        input.readableWAL = walInventory(
+            from: utc("2026-01-01T00:00:00Z"), to: utc("2026-01-02T02:00:00Z"), holes: [utc("2026-01-01T13:00:00Z")])
+        let after = Audit.assess(input)
+        #expect(after.pairing.pairs.map(\.run.start) == [utc("2026-01-01T01:00:00Z")])
+        let corruptFinding = try #require(after.findings.first { $0.code == "ARCHIVE_CORRUPT" })
+        #expect(corruptFinding.severity == .fail)  // the newest pair replayed it
+        #expect(corruptFinding.message.contains("point-in-time recovery cannot replay past it"))
+        let gap = try #require(after.findings.first { $0.code == "MGMT_WAL_GAP" })
+        #expect(gap.message.contains("(\(corrupt.name) failed verification)"))
+        #expect(after.management.windows.first?.to == walTime(WALSegment(timeline: 1, number: corrupt.number - 1)))
+    }
+
+    @Test func aBackupWhoseConsistencySegmentFailedVerificationSaysSo() throws {
+        let f = archived(full("2026-01-01T01:00:00Z", stopAfter: 600))
+        let corrupt = walSegment(at: utc("2026-01-01T01:07:00Z"))
+        var input = AuditInput(now: utc("2026-01-01T03:00:00Z"), policy: PairingPolicy())
+        input.managementBackups = [f]
+        input.wal = walInventory(from: walBase, to: utc("2026-01-01T02:00:00Z"))
+        input.readableWAL = walInventory(
+            from: walBase, to: utc("2026-01-01T02:00:00Z"), holes: [utc("2026-01-01T01:07:00Z")])
+        input.verification = VerificationEvidence(latest: [
+            VerificationResult(
+                role: .management, subject: key(corrupt), outcome: .failed, code: "ARCHIVE_CORRUPT",
+                checkedAt: input.now, deep: true)
+        ])
+        let missing = try #require(Audit.assess(input).findings.first { $0.code == "MGMT_WAL_MISSING" })
+        #expect(missing.message.hasSuffix("in \(walArchive) failed verification"))
+    }
+}

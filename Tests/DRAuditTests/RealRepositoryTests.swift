@@ -93,7 +93,7 @@ struct RealRepositoryTests {
         let mtime = try #require(try FileManager.default.attributesOfItem(atPath: newest)[.modificationDate] as? Date)
         let state = Restorability.assess(
             try workspace.auditInput(now: Date(), withDeployment: false).managementBackups,
-            wal: try workspace.index.presentWALInventory(source: "management"))
+            wal: try workspace.index.presentWALInventory(source: "management").all)
         #expect(
             state.recoveryWindows.first?.to == Date(timeIntervalSince1970: mtime.timeIntervalSince1970.rounded(.down)))
     }

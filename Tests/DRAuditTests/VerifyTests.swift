@@ -208,6 +208,67 @@ struct VerifyCLITests {
         #expect((results.first?["detail"] as? String)?.contains("the manifest records") == true)
     }
 
+    /// The newest pair restores by point-in-time recovery: `--deep` reads every segment its replay needs after the
+    /// base backup. One of them with a byte flipped (its archive time kept) fails, and from then on the archive has a
+    /// hole there: the window ends before it and the newest pair pairs otherwise.
+    @Test func aDeepReadOfAPointInTimePairReadsItsReplayedWALAndADamagedSegmentCutsTheWindow() throws {
+        var options = sampleOptions()
+        options.corruptedArchiveDaysAgo = []
+        let (dir, config) = try environment(options)
+        defer { withExtendedLifetime(dir) {} }
+        let listed = try cli(["pairs", "--config", config, "--now", testNowText, "--format", "json"])
+        let newest = try #require((try json(listed.stdout)["pairs"] as? [[String: Any]])?.first)
+        let management = try #require(newest["management"] as? [String: Any])
+        #expect(management["recovery"] as? String == "pitr")
+
+        let shallow = try cli(["verify", "--config", config, "--now", testNowText, "--format", "json"])
+        let shallowResults = try #require(try json(shallow.stdout)["results"] as? [[String: Any]])
+        #expect(!shallowResults.contains { $0["role"] as? String == "wal" }, "read only with --deep")
+
+        let clean = try cli(["verify", "--config", config, "--now", testNowText, "--deep", "--format", "json"])
+        #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
+        let wal = try #require(try json(clean.stdout)["results"] as? [[String: Any]]).filter {
+            $0["role"] as? String == "wal"
+        }
+        // The base backup stopped the night before; a segment every 5 minutes up to the point.
+        #expect(wal.count > 250, "\(wal.count)")
+        #expect(wal.allSatisfy { $0["outcome"] as? String == "ok" })
+        let table = try cli(["verify", "--config", config, "--now", testNowText, "--deep"])
+        #expect(table.stdout.contains("\(wal.count) replayed segments, each gzip stream whole"), "\(table.stdout)")
+
+        let damaged = try #require(wal[wal.count / 2]["subject"] as? String)
+        let file = dir.url.appendingPathComponent("storage/management/\(damaged)")
+        let time = try FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as! Date
+        var bytes = try Data(contentsOf: file)
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: file)
+        try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: file.path)
+        #expect(try cli(["scan", "--config", config]).status == 0)
+
+        let deep = try cli(["verify", "--config", config, "--now", testNowText, "--deep", "--format", "json"])
+        #expect(deep.status == 2, "\(deep.stdout)\(deep.stderr)")
+        let deepResults = try #require(try json(deep.stdout)["results"] as? [[String: Any]])
+        let failed = try #require(deepResults.first { $0["outcome"] as? String == "failed" })
+        #expect(failed["role"] as? String == "wal")
+        #expect(failed["subject"] as? String == damaged)
+        #expect(failed["code"] as? String == "ARCHIVE_CORRUPT")
+
+        let audit = try cli(["audit", "--config", config, "--now", testNowText, "--format", "json"])
+        let findings = try #require(try json(audit.stdout)["findings"] as? [[String: String]])
+        #expect(
+            findings.contains {
+                $0["code"] == "ARCHIVE_CORRUPT" && $0["subject"] == damaged && $0["severity"] == "fail"
+            })
+        let segment = try #require(WALPosition(key: damaged)).segment.name
+        #expect(
+            findings.contains {
+                $0["code"] == "MGMT_WAL_GAP" && $0["message"]!.contains("\(segment) failed verification")
+            })
+        let after = try cli(["pairs", "--config", config, "--now", testNowText, "--format", "json"])
+        let newestAfter = try #require((try json(after.stdout)["pairs"] as? [[String: Any]])?.first)
+        #expect(newestAfter["restorePoint"] as? String != newest["restorePoint"] as? String)
+    }
+
     @Test func anEncryptedRepositoryIsSkippedWithAReason() throws {
         var options = sampleOptions()
         options.corruptedArchiveDaysAgo = []

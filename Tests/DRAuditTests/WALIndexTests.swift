@@ -28,14 +28,14 @@ struct WALIndexTests {
         _ = try workspace.scan()
         let files = try segmentFiles(dir)
         #expect(try segments(workspace.index).count == files.count)
-        #expect(try workspace.index.presentWALInventory(source: "management").segmentCount == files.count)
+        #expect(try workspace.index.presentWALInventory(source: "management").all.segmentCount == files.count)
 
         // The oldest expires; an empty upload is not an archived segment.
         try FileManager.default.removeItem(at: files[0])
         try Data().write(to: files[1])
         let rescan = try #require(try workspace.scan()[1].counts)
         #expect(rescan.gone == 2 && rescan.added == 1)
-        let inventory = try workspace.index.presentWALInventory(source: "management")
+        let inventory = try workspace.index.presentWALInventory(source: "management").all
         #expect(inventory.segmentCount == files.count - 2)
         let first = try #require(inventory.runs.values.first?.first)
         #expect(first.first == 3)  // segments 1 and 2 are gone

@@ -100,12 +100,18 @@ extension Index {
 
     /// The WAL segments present on a management target, as runs of consecutive segments: each archive's rows are
     /// stepped in the table's own order (archive, timeline, position), and no row becomes more than a comparison.
-    public func presentWALInventory(source: String) throws -> WALInventory {
+    /// With `unreadable` segments, also the inventory without them, built in the same pass (its runs end at the
+    /// segment before each, with that segment's archive time).
+    public func presentWALInventory(source: String, unreadable: Set<WALPosition> = []) throws -> (
+        all: WALInventory, readable: WALInventory?
+    ) {
         try guarded {
             try queue.read { db in
                 try db.execute(sql: "PRAGMA cache_size = -1000")
                 defer { try? db.execute(sql: "PRAGMA cache_size = \(Self.cachePages)") }
                 var inventory = WALInventory()
+                var readable = WALInventory()
+                var skip: Set<WALSegment> = []
                 let archives = try GRDB.Row.fetchAll(
                     db, sql: "SELECT id, name FROM wal_archives WHERE source = ? ORDER BY id", arguments: [source])
                 let statement = try db.makeStatement(
@@ -115,6 +121,7 @@ extension Index {
                 let s = statement.sqliteStatement
                 for archive in archives {
                     let name: String = archive[1]
+                    skip = Set(unreadable.filter { $0.archive == name }.map(\.segment))
                     try statement.setArguments([archive[0] as Int64])
                     while true {
                         let code = sqlite3_step(s)
@@ -124,14 +131,48 @@ extension Index {
                                 resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql
                             )
                         }
-                        inventory.add(
-                            archive: name, timeline: UInt32(truncatingIfNeeded: sqlite3_column_int64(s, 0)),
-                            number: UInt64(bitPattern: sqlite3_column_int64(s, 1)), time: sqlite3_column_int64(s, 2))
+                        let timeline = UInt32(truncatingIfNeeded: sqlite3_column_int64(s, 0))
+                        let number = UInt64(bitPattern: sqlite3_column_int64(s, 1))
+                        let time = sqlite3_column_int64(s, 2)
+                        inventory.add(archive: name, timeline: timeline, number: number, time: time)
+                        if !unreadable.isEmpty && !skip.contains(WALSegment(timeline: timeline, number: number)) {
+                            readable.add(archive: name, timeline: timeline, number: number, time: time)
+                        }
                     }
                     sqlite3_reset(s)
                 }
                 inventory.finish()
-                return inventory
+                readable.finish()
+                return (inventory, unreadable.isEmpty ? nil : readable)
+            }
+        }
+    }
+
+    /// Hands over the present segments of one archive and timeline from `from` on, in position order, with their
+    /// keys, until `each` says it needs no more.
+    public func presentWALSegments(
+        source: String, archive: String, from: WALSegment, _ each: (ReplayWAL.Segment) -> Bool
+    ) throws {
+        try guarded {
+            try queue.read { db in
+                let cursor = try GRDB.Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT o.key, o.size, w.segment, w.time
+                        FROM wal_archives a JOIN wal_segments w ON w.archive_id = a.id
+                                            JOIN objects o ON o.id = w.object_id
+                        WHERE a.source = ? AND a.name = ? AND w.timeline = ? AND w.segment >= ?
+                          AND o.gone_scan IS NULL
+                        ORDER BY w.segment, o.id
+                        """,
+                    arguments: [source, archive, Int64(from.timeline), Int64(bitPattern: from.number)])
+                while let row = try cursor.next() {
+                    let segment = ReplayWAL.Segment(
+                        key: row[0], size: row[1],
+                        segment: WALSegment(timeline: from.timeline, number: UInt64(bitPattern: row[2] as Int64)),
+                        time: row[3])
+                    if each(segment) { break }
+                }
             }
         }
     }

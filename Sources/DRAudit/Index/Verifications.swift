@@ -6,22 +6,29 @@ import GRDBSQLite
 /// Verification results (`dr-audit verify`): written as each object is read, so a run cut short keeps what it
 /// found; read back by the audit (latest result of every present version), the sampler and metrics.
 extension Index {
-    /// The version a result belongs to: the present `objects` row of a portal key, the present `backups` row of a
-    /// management backup id. nil when it is no longer present.
+    /// The version a result belongs to: the present `objects` row of a portal key or of a WAL segment's key, the
+    /// present `backups` row of a management backup id. nil when it is no longer present.
     public func presentVersion(role: Role, subject: String) throws -> Int64? {
-        try guarded {
-            try queue.read { db in
-                role == .portal
-                    ? try Int64.fetchOne(
-                        db, sql: "SELECT id FROM objects WHERE source = 'portal' AND key = ? AND gone_scan IS NULL",
-                        arguments: [subject])
-                    : try Int64.fetchOne(
-                        db,
-                        sql:
-                            "SELECT id FROM backups WHERE source = 'management' AND backup_id = ? AND gone_scan IS NULL",
-                        arguments: [subject])
-            }
+        try guarded { try queue.read { db in try Self.presentVersion(db, role: role, subject: subject) } }
+    }
+
+    private static func presentVersion(_ db: Database, role: Role, subject: String) throws -> Int64? {
+        switch Self.source(role: role, subject: subject) {
+        case "management":
+            return try Int64.fetchOne(
+                db, sql: "SELECT id FROM backups WHERE source = 'management' AND backup_id = ? AND gone_scan IS NULL",
+                arguments: [subject])
+        default:
+            return try Int64.fetchOne(
+                db, sql: "SELECT id FROM objects WHERE source = ? AND key = ? AND gone_scan IS NULL",
+                arguments: [role.rawValue, subject])
         }
+    }
+
+    /// The `verifications.source` of a result: its role, or 'wal' for an archived WAL segment (whose version is an
+    /// object, not a backup).
+    static func source(role: Role, subject: String) -> String {
+        role == .management && WALPosition(key: subject) != nil ? "wal" : role.rawValue
     }
 
     /// Writes results in one transaction. Each must name a present version (`versions[subject]`, or looked up).
@@ -36,23 +43,14 @@ extension Index {
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """)
                 for r in results {
-                    var version = versions[r.subject]
-                    if version == nil {
-                        version =
-                            r.role == .portal
-                            ? try Int64.fetchOne(
-                                db,
-                                sql: "SELECT id FROM objects WHERE source = 'portal' AND key = ? AND gone_scan IS NULL",
-                                arguments: [r.subject])
-                            : try Int64.fetchOne(
-                                db,
-                                sql:
-                                    "SELECT id FROM backups WHERE source = 'management' AND backup_id = ? AND gone_scan IS NULL",
-                                arguments: [r.subject])
-                    }
-                    guard let version else { continue }  // gone since the scan: nothing left to say it of
+                    // Gone since the scan: nothing left to say it of.
+                    guard
+                        let version = try versions[r.subject]
+                            ?? Self.presentVersion(db, role: r.role, subject: r.subject)
+                    else { continue }
                     try insert.execute(arguments: [
-                        r.role.rawValue, version, r.subject, r.checkedAt.timeIntervalSince1970, r.deep ? 1 : 0,
+                        Self.source(role: r.role, subject: r.subject), version, r.subject,
+                        r.checkedAt.timeIntervalSince1970, r.deep ? 1 : 0,
                         r.outcome.rawValue, r.code, r.detail, r.skipped, r.bytesRead, r.entries, r.contentBytes,
                     ])
                 }
@@ -61,10 +59,10 @@ extension Index {
     }
 
     /// Whether a verification row still describes a present version.
-    private static let presentVersion = """
-        CASE v.source WHEN 'portal'
-            THEN EXISTS (SELECT 1 FROM objects o WHERE o.id = v.version_id AND o.gone_scan IS NULL)
-            ELSE EXISTS (SELECT 1 FROM backups b WHERE b.id = v.version_id AND b.gone_scan IS NULL) END
+    private static let isPresent = """
+        CASE v.source WHEN 'management'
+            THEN EXISTS (SELECT 1 FROM backups b WHERE b.id = v.version_id AND b.gone_scan IS NULL)
+            ELSE EXISTS (SELECT 1 FROM objects o WHERE o.id = v.version_id AND o.gone_scan IS NULL) END
         """
     private static let isLatest = """
         NOT EXISTS (SELECT 1 FROM verifications w WHERE w.source = v.source AND w.version_id = v.version_id AND w.id > v.id)
@@ -83,7 +81,7 @@ extension Index {
                         FROM verifications v
                         WHERE v.id IN (SELECT id FROM verifications WHERE checked_at >= ?
                                        UNION SELECT id FROM verifications WHERE outcome != 'ok')
-                          AND \(Self.isLatest) AND \(Self.presentVersion)
+                          AND \(Self.isLatest) AND \(Self.isPresent)
                         ORDER BY v.id
                         """, arguments: [since.timeIntervalSince1970]
                 ).compactMap(Self.result)
@@ -92,7 +90,7 @@ extension Index {
     }
 
     static func result(_ row: GRDB.Row) -> VerificationResult? {
-        guard let role = Role(rawValue: row[0]), let outcome = VerificationResult.Outcome(rawValue: row[2]) else {
+        guard let role = role(source: row[0]), let outcome = VerificationResult.Outcome(rawValue: row[2]) else {
             return nil
         }
         return VerificationResult(
@@ -100,6 +98,9 @@ extension Index {
             checkedAt: Date(timeIntervalSince1970: row[6]), deep: row[7] == 1, bytesRead: row[8], entries: row[9],
             contentBytes: row[10])
     }
+
+    /// A WAL segment's results are management evidence.
+    static func role(source: String) -> Role? { source == "wal" ? .management : Role(rawValue: source) }
 
     /// For the sampler: when each present version was last verified, by role and subject.
     public func lastVerified() throws -> [Role: [String: Date]] {
@@ -110,10 +111,10 @@ extension Index {
                     db,
                     sql: """
                         SELECT v.source, v.subject, v.checked_at FROM verifications v
-                        WHERE \(Self.isLatest) AND \(Self.presentVersion)
+                        WHERE \(Self.isLatest) AND \(Self.isPresent)
                         """)
                 {
-                    guard let role = Role(rawValue: row[0]) else { continue }
+                    guard let role = Self.role(source: row[0]) else { continue }
                     out[role, default: [:]][row[1]] = Date(timeIntervalSince1970: row[2])
                 }
                 return out
@@ -130,7 +131,7 @@ extension Index {
                     db,
                     sql: """
                         SELECT v.outcome, count(*) FROM verifications v
-                        WHERE \(Self.isLatest) AND \(Self.presentVersion) GROUP BY v.outcome
+                        WHERE \(Self.isLatest) AND \(Self.isPresent) GROUP BY v.outcome
                         """)
                 {
                     counts[row[0]] = row[1]

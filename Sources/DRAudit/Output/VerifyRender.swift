@@ -43,7 +43,8 @@ extension Render {
                 },
                 results: report.results.map {
                     .init(
-                        role: $0.role.rawValue, subject: $0.subject, outcome: $0.outcome.rawValue, code: $0.code,
+                        role: $0.walPosition != nil ? "wal" : $0.role.rawValue, subject: $0.subject,
+                        outcome: $0.outcome.rawValue, code: $0.code,
                         detail: $0.detail, skipped: $0.skipped, bytesRead: $0.bytesRead, entries: $0.entries,
                         contentBytes: $0.contentBytes, checkedAt: UTC.rfc3339($0.checkedAt))
                 },
@@ -57,16 +58,35 @@ extension Render {
         var out =
             "Verify: \(report.status.rawValue.uppercased()) (\(report.results.count) results for \(which); \(bytes(report.bytesRead)) read in \(String(format: "%.1f", report.seconds)) s, \(bytes(Int64(Double(report.bytesRead) / max(report.seconds, 0.001))))/s\(report.deep ? ", deep" : ""))\n"
         if !report.results.isEmpty {
-            out += table(
-                [["RESULT", "OBJECT", "READ", "DETAIL"]]
-                    + report.results.map { r in
-                        [
-                            r.outcome == .failed ? "FAILED" : r.outcome.rawValue,
-                            r.role == .management ? "management \(r.subject)" : r.subject, bytes(r.bytesRead),
-                            [r.code, r.detail, r.skipped.map { "skipped: \($0)" }].compactMap { $0 }.joined(
-                                separator: ": "),
-                        ]
-                    })
+            // Replayed WAL segments come by the hundred: those read whole are one line per archive; the others
+            // each have their own.
+            var whole: [String: (count: Int, first: WALSegment, last: WALSegment, bytes: Int64)] = [:]
+            var rows: [[String]] = []
+            for r in report.results {
+                if let position = r.walPosition, r.outcome == .ok {
+                    var entry = whole[position.archive] ?? (0, position.segment, position.segment, 0)
+                    entry.count += 1
+                    entry.first = min(entry.first, position.segment)
+                    entry.last = max(entry.last, position.segment)
+                    entry.bytes += r.bytesRead
+                    whole[position.archive] = entry
+                    continue
+                }
+                rows.append([
+                    r.outcome == .failed ? "FAILED" : r.outcome.rawValue,
+                    r.walPosition != nil
+                        ? "WAL \(r.subject)" : r.role == .management ? "management \(r.subject)" : r.subject,
+                    bytes(r.bytesRead),
+                    [r.code, r.detail, r.skipped.map { "skipped: \($0)" }].compactMap { $0 }.joined(separator: ": "),
+                ])
+            }
+            for (archive, entry) in whole.sorted(by: { $0.key < $1.key }) {
+                rows.append([
+                    "ok", "WAL \(archive) \(entry.first.name)…\(entry.last.name)", bytes(entry.bytes),
+                    "\(entry.count) replayed \(entry.count == 1 ? "segment" : "segments"), each gzip stream whole",
+                ])
+            }
+            out += table([["RESULT", "OBJECT", "READ", "DETAIL"]] + rows)
         }
         if !report.findings.isEmpty {
             out += "\n"

@@ -44,6 +44,7 @@ public final class Verifier: @unchecked Sendable {
                 switch $0.subject {
                 case .portal(let file): return .portal(file)
                 case .management(let backup): return .plan(backup)
+                case .walSegment(let segment): return .wal(segment)
                 }
             })
         let started = Date()
@@ -98,6 +99,7 @@ public final class Verifier: @unchecked Sendable {
         case portal(PortalBackupFile)
         case plan(ManagementBackup)
         case check(PlanState, ObjectCheck)
+        case wal(ReplayWAL.Segment)
     }
 
     /// A management backup's checks in flight, and what they found so far.
@@ -133,7 +135,35 @@ public final class Verifier: @unchecked Sendable {
             try plan(backup, run: run, target: try target(.management))
         case .check(let state, let check):
             try runCheck(check, state: state, run: run, target: try target(.management))
+        case .wal(let segment):
+            try verifyWAL(segment, run: run, target: try target(.management))
         }
+    }
+
+    /// A segment a point-in-time pair replays: its gzip stream read whole.
+    private func verifyWAL(_ segment: ReplayWAL.Segment, run: Run, target: StorageTarget) throws {
+        var outcome: CheckOutcome?
+        var read: Int64 = 0
+        if segment.key.hasSuffix(".gz") {
+            let reader = CheckReader(.gzipStream(key: segment.key, size: segment.size, backupID: segment.key))
+            var stoppedForOthers = false
+            read = try target.stream(segment.key) { chunk in
+                run.count(chunk.count)
+                reader.feed(chunk)
+                if reader.isDone { return false }
+                if run.isFailed {
+                    stoppedForOthers = true
+                    return false
+                }
+                return true
+            }
+            if stoppedForOthers { return }  // no verdict on half an object
+            if !reader.isDone { try sameSize(read, segment.size, key: segment.key, target: target) }
+            outcome = reader.finish()
+        }
+        let result = Verification.walResult(segment, outcome, bytesRead: read, checkedAt: now)
+        try index.recordVerifications([result], versions: run.versions)
+        run.append([result])
     }
 
     private func verifyPortal(_ file: PortalBackupFile, run: Run, target: StorageTarget) throws {

@@ -51,6 +51,7 @@ extension Workspace {
             throw DRAuditError("verify: \(error)")
         }
         var subjects = VerifySelection.subjects(of: pairs)
+        if request.deep { subjects += try replayedWAL(pairs) }
         if let sample = request.sample {
             let last = try index.lastVerified()
             var byPick: [VerifySelection.Subject: Date] = [:]
@@ -98,5 +99,22 @@ extension Workspace {
         return VerifyReport(
             pairs: pairs, results: results, findings: findings, bytesRead: verifier.bytesRead,
             seconds: Date().timeIntervalSince(started), deep: request.deep)
+    }
+
+    /// The archived WAL segments the point-in-time pairs replay after their base backups, each once.
+    private func replayedWAL(_ pairs: [Pair]) throws -> [VerifySelection.Subject] {
+        var seen: Set<String> = []
+        var subjects: [VerifySelection.Subject] = []
+        for pair in pairs {
+            guard let start = ReplayWAL.start(of: pair) else { continue }
+            var collector = ReplayWAL.Collector(from: start.from, target: start.target)
+            try index.presentWALSegments(source: Role.management.rawValue, archive: start.archive, from: start.from) {
+                collector.take($0)
+            }
+            for segment in collector.needed where seen.insert(segment.key).inserted {
+                subjects.append(.walSegment(segment))
+            }
+        }
+        return subjects
     }
 }

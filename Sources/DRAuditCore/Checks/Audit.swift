@@ -95,6 +95,9 @@ public struct AuditInput: Sendable {
     public var managementBackups: [ManagementBackup] = []
     /// The management target's archived WAL segments.
     public var wal = WALInventory()
+    /// The same without the segments whose latest verification failed (`verification.unreadableWAL`); nil when
+    /// none did.
+    public var readableWAL: WALInventory?
     public var unrecognized: [UnrecognizedObject] = []
     /// Management metadata files (backup.info, backup.manifest) of zero bytes.
     public var emptyMetadata: [UnrecognizedObject] = []
@@ -132,16 +135,22 @@ public enum Audit {
         // An object whose latest verification failed is left out as if a Failed CR named it.
         let failedPortal = recordFailedPortal.union(input.verification.failedPortalFileNames)
         let failedManagement = recordFailedManagement.union(input.verification.failedManagement)
-        func pair(_ portal: Set<String>, _ contradicted: Set<String>) -> (ManagementState, PairingResult) {
+        let unreadable = input.verification.unreadableWAL
+        func pair(_ portal: Set<String>, _ contradicted: Set<String>, verified: Bool) -> (
+            ManagementState, PairingResult
+        ) {
             let usablePortal = input.portal.excluding(fileNames: portal)
-            let management = Restorability.assess(input.managementBackups, wal: input.wal, contradicted: contradicted)
+            let management = Restorability.assess(
+                input.managementBackups, wal: verified ? input.readableWAL ?? input.wal : input.wal,
+                contradicted: contradicted, unreadable: verified ? unreadable : [])
             return (management, Pairing.pair(portal: usablePortal, management: management, policy: input.policy))
         }
-        let (management, pairing) = pair(failedPortal, failedManagement)
+        let (management, pairing) = pair(failedPortal, failedManagement, verified: true)
         // The pair a restore would have used without the verification results: a failure in it is the worst kind.
         let unverified =
             failedPortal.count == recordFailedPortal.count && failedManagement.count == recordFailedManagement.count
-            ? pairing : pair(recordFailedPortal, recordFailedManagement).1
+                && input.readableWAL == nil
+            ? pairing : pair(recordFailedPortal, recordFailedManagement, verified: false).1
 
         var findings: [Finding] = []
         findings += sourceFindings(input)
@@ -253,6 +262,7 @@ public enum Audit {
     }
 
     static func managementFindings(_ input: AuditInput, _ state: ManagementState) -> [Finding] {
+        let unreadable = input.verification.unreadableWAL
         var findings: [Finding] = state.backups.compactMap { b in
             let subject = "management \(b.id)"
             switch b.status {
@@ -264,10 +274,13 @@ public enum Audit {
                     "\(subject) is incomplete: \(b.detail ?? "metadata missing")")
             case .complete:
                 if let missing = state.walMissing[b.id], let range = b.wal {
+                    let archive = range.archive ?? "its archive"
+                    let unreadable = unreadable.contains(WALPosition(archive: archive, segment: missing))
                     return Finding(
                         "MGMT_WAL_MISSING", .warn, subject,
                         "\(subject) cannot be restored: WAL segment \(missing.name) of its consistency range "
-                            + "\(range.start.name)…\(range.stop.name) is not in \(range.archive ?? "its archive")")
+                            + "\(range.start.name)…\(range.stop.name) "
+                            + (unreadable ? "in \(archive) failed verification" : "is not in \(archive)"))
                 }
                 // Its own Failed cluster record is reported by the cross-check; here the prior chain counts.
                 guard let problem = state.problems[b.id], b.prior != nil, !state.contradicted.contains(b.id) else {
@@ -278,10 +291,17 @@ public enum Audit {
             }
         }
         for gap in state.gaps {
+            let failed = unreadable.filter {
+                $0.archive == gap.archive && $0.segment.timeline == gap.lastBefore.timeline
+                    && $0.segment > gap.lastBefore && $0.segment < gap.firstAfter
+            }.sorted()
+            let hole =
+                failed.isEmpty
+                ? "a hole" : "a hole (\(failed.map(\.segment.name).joined(separator: ", ")) failed verification)"
             findings.append(
                 Finding(
                     "MGMT_WAL_GAP", .warn, "\(gap.archive) \(gap.lastBefore.name)",
-                    "WAL archive \(gap.archive) has a hole after \(gap.lastBefore.name) (archived "
+                    "WAL archive \(gap.archive) has \(hole) after \(gap.lastBefore.name) (archived "
                         + "\(UTC.rfc3339(gap.lastBeforeTime))) up to \(gap.firstAfter.name) (archived "
                         + "\(UTC.rfc3339(gap.firstAfterTime))): point-in-time recovery from "
                         + "\(gap.backups.joined(separator: ", ")) ends at \(UTC.rfc3339(gap.lastBeforeTime))"))

@@ -63,8 +63,11 @@ public struct ManagementState: Sendable {
 public enum Restorability {
     /// Judges every backup: complete, not contradicted by a Failed CR, its consistency WAL archived (unless the
     /// backup carries it), and its whole prior chain likewise. Then the recovery windows of the restorable ones.
+    /// `wal` holds what can be read: segments whose verification failed (`unreadable`) are left out of it, and are
+    /// named as such.
     public static func assess(
-        _ backups: [ManagementBackup], wal: WALInventory, contradicted: Set<String> = []
+        _ backups: [ManagementBackup], wal: WALInventory, contradicted: Set<String> = [],
+        unreadable: Set<WALPosition> = []
     ) -> ManagementState {
         var state = ManagementState()
         state.contradicted = contradicted
@@ -79,8 +82,11 @@ public enum Restorability {
                 own[backup.id] = backup.detail ?? backup.status.rawValue
             } else if let missing = firstMissingSegment(backup, wal) {
                 state.walMissing[backup.id] = missing
+                let archive = backup.wal!.archive!
                 own[backup.id] =
-                    "WAL segment \(missing.name) of its consistency range is not in \(backup.wal!.archive!)"
+                    unreadable.contains(WALPosition(archive: archive, segment: missing))
+                    ? "WAL segment \(missing.name) of its consistency range in \(archive) failed verification"
+                    : "WAL segment \(missing.name) of its consistency range is not in \(archive)"
             }
         }
         for backup in state.backups {

@@ -13,7 +13,8 @@ public struct VerificationResult: Hashable, Codable, Sendable {
     }
 
     public var role: Role
-    /// Portal: the object's key. Management: the backup id (pgBackRest label, barman `server/backupId`).
+    /// Portal: the object's key. Management: the backup id (pgBackRest label, barman `server/backupId`), or the key
+    /// of an archived WAL segment a point-in-time pair replays.
     public var subject: String
     public var outcome: Outcome
     /// The finding code of a failure.
@@ -49,6 +50,10 @@ public struct VerificationResult: Hashable, Codable, Sendable {
         self.entries = entries
         self.contentBytes = contentBytes
     }
+
+    /// The archived WAL segment the result is about, for a management result whose subject is a segment's key
+    /// (backup ids never have a segment's form).
+    public var walPosition: WALPosition? { role == .management ? WALPosition(key: subject) : nil }
 }
 
 /// What the index knows of earlier verifications, for the audit.
@@ -69,7 +74,11 @@ public struct VerificationEvidence: Sendable {
         Set(latest.filter { $0.role == .portal && $0.outcome == .failed }.map { fileName($0.subject) })
     }
     public var failedManagement: Set<String> {
-        Set(latest.filter { $0.role == .management && $0.outcome == .failed }.map(\.subject))
+        Set(latest.filter { $0.role == .management && $0.outcome == .failed && $0.walPosition == nil }.map(\.subject))
+    }
+    /// Archived WAL segments whose latest read failed: a hole in the archive for every judgement.
+    public var unreadableWAL: Set<WALPosition> {
+        Set(latest.filter { $0.outcome == .failed }.compactMap(\.walPosition))
     }
 
     func fileName(_ key: String) -> String { String(StorageObject(key: key, size: 0, mtime: nil).fileName) }
@@ -91,6 +100,16 @@ public enum Verification {
         let byID = Dictionary(managementBackups.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let inBaseline = subjects(of: baselineNewest, byID: byID)
         for result in evidence.latest where result.outcome == .failed {
+            if let position = result.walPosition {
+                let cutsNewest = baselineNewest.map { replays($0, position) } ?? false
+                findings.append(
+                    Finding(
+                        result.code ?? "ARCHIVE_CORRUPT", cutsNewest ? .fail : .warn, result.subject,
+                        "WAL segment \(result.subject) failed verification on \(UTC.rfc3339(result.checkedAt)): "
+                            + "\(result.detail ?? "no detail"); point-in-time recovery cannot replay past it"
+                            + (cutsNewest ? ", and the newest pair replays it" : "")))
+                continue
+            }
             let key = SubjectKey(role: result.role, subject: result.subject)
             let severity: Severity = inBaseline.contains(key) ? .fail : .warn
             let what = result.role == .portal ? "portal archive \(result.subject)" : "management \(result.subject)"
@@ -118,6 +137,14 @@ public enum Verification {
             findings.append(Finding("VERIFY_STALE", .info, UTC.rfc3339(newest.restorePoint), stale))
         }
         return findings
+    }
+
+    /// Whether the newest pair's replay reads `position`: its base backup's archive and timeline, after the WAL
+    /// stop. Segments are only read for the replay of a pair, and no pair's target is later than the newest's.
+    static func replays(_ pair: Pair, _ position: WALPosition) -> Bool {
+        guard let start = ReplayWAL.start(of: pair) else { return false }
+        return start.archive == position.archive && start.from.timeline == position.segment.timeline
+            && position.segment.number >= start.from.number
     }
 
     struct SubjectKey: Hashable {
@@ -171,6 +198,37 @@ public enum Verification {
                 "the newest pair (restore point \(point)) was last verified in full on \(UTC.rfc3339(oldest)), more than \(age) ago: run dr-audit verify"
         }
         return nil
+    }
+
+    /// The phrase of replayed WAL segments that are not gzip streams.
+    public static let walNotGzipReason =
+        "archived WAL not compressed with gzip (lz4, zst, bz2 or none): only its presence was checked"
+
+    /// A replayed WAL segment's result: its gzip stream read whole (`outcome`), or nil when it is not gzip.
+    public static func walResult(
+        _ segment: ReplayWAL.Segment, _ outcome: CheckOutcome?, bytesRead: Int64, checkedAt: Date
+    ) -> VerificationResult {
+        var result = VerificationResult(
+            role: .management, subject: segment.key, outcome: .ok, checkedAt: checkedAt, deep: true,
+            bytesRead: bytesRead)
+        guard let outcome else {
+            result.outcome = .skipped
+            result.skipped = walNotGzipReason
+            result.detail = "\(segment.size) bytes listed"
+            return result
+        }
+        result.contentBytes = outcome.contentBytes
+        if let problem = outcome.problems.first {
+            result.outcome = .failed
+            result.code = problem.code
+            // The result names the segment already.
+            let prefix = segment.key + ": "
+            result.detail =
+                problem.message.hasPrefix(prefix) ? String(problem.message.dropFirst(prefix.count)) : problem.message
+        } else {
+            result.detail = "gzip stream whole, \(outcome.contentBytes) bytes uncompressed"
+        }
+        return result
     }
 
     /// Portal archive summaries made into results. When none of them is gzip at all, the portal packs its backups
@@ -248,16 +306,19 @@ public enum VerifySelection {
     public enum Subject: Hashable, Sendable {
         case portal(PortalBackupFile)
         case management(ManagementBackup)
+        /// An archived WAL segment a point-in-time pair replays (read with `--deep`).
+        case walSegment(ReplayWAL.Segment)
 
         public var role: Role {
             if case .portal = self { return .portal }
             return .management
         }
-        /// The result's subject: the portal key or the management backup id.
+        /// The result's subject: the portal key, the management backup id, or the segment's key.
         public var name: String {
             switch self {
             case .portal(let file): return file.key
             case .management(let backup): return backup.id
+            case .walSegment(let segment): return segment.key
             }
         }
     }
