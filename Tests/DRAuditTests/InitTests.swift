@@ -26,6 +26,21 @@ struct InitTests {
         #expect(try cli(["init", "--force"], cwd: dir.url.path).status == 0)
     }
 
+    /// File names go into the header comment; U+2028 is a line break to YAML 1.1 parsers, ESC reaches a terminal.
+    @Test(arguments: ["l\u{2028}verify: {maxAge: 1h}\u{2028}#.yaml", "e\u{1B}[2J.yaml", "m\u{85}kind: z.yaml"])
+    func aFileNameCannotAddKeysOrControlsThroughTheHeaderComment(name: String) throws {
+        let dir = try TempDir()
+        try SampleEnvironment.write(to: dir.url, options: sampleOptions())
+        try FileManager.default.copyItem(atPath: dir.path("portal_cr.yaml"), toPath: dir.path(name))
+        let r = try cli(["init", dir.path(name), "--output", dir.path("new.yaml")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let text = try String(contentsOfFile: dir.path("new.yaml"), encoding: .utf8)
+        #expect(text.utf8.allSatisfy { $0 == 0x0A || ($0 >= 0x20 && $0 < 0x7F) })
+        let config = try Config.load(URL(fileURLWithPath: dir.path("new.yaml")))
+        #expect(config.verifyMaxAge == 7 * 86400)
+        #expect(config.portal?.cr?.path == dir.path(name))
+    }
+
     @Test func filledFromTheCRAndSecretFilesGiven() throws {
         let dir = try TempDir()
         try SampleEnvironment.write(to: dir.url, options: sampleOptions())

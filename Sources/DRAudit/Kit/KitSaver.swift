@@ -381,7 +381,7 @@ public enum KitSaver {
             YAMLTree.set(&root, ["cluster", "kubeconfig"], path(kubeconfig))
         }
         let header = """
-            \(configHeader) (\(UTC.rfc3339(Date()))) from \(config.file.path).
+            \(configHeader) (\(UTC.rfc3339(Date()))) from \(YAMLTree.commentText(RestorePlan.q(config.file.path))).
             # baseline: the CRs as saved; secret/encryptionSecret: the saved Secrets; the current CRs are read live.
             # dr-audit audit compares the two (DR_KIT_STALE) after each dr-audit scan; run dr-audit save again to refresh.
 

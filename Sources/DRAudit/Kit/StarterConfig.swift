@@ -173,7 +173,7 @@ public enum StarterConfig {
         let header = [
             "dr-audit configuration, written by dr-audit init (\(UTC.rfc3339(Date())))"
                 + (found.cr.isEmpty
-                    ? " as a template." : " from \(files.map(\.lastPathComponent).joined(separator: ", "))."),
+                    ? " as a template." : " from \(files.map { RestorePlan.q($0.lastPathComponent) }.joined(separator: ", "))."),
             "Every path is relative to this file. Unknown keys are errors. See the README's \"Config\" section.",
             "",
         ]
@@ -191,7 +191,9 @@ public enum StarterConfig {
     /// block style.
     static func commented(_ yaml: String, header: [String], comments: [String: [String]]) -> String {
         func block(_ lines: [String], indent: Int) -> String {
-            lines.map { $0.isEmpty ? "\n" : String(repeating: " ", count: indent) + "# " + $0 + "\n" }.joined()
+            lines.map {
+                $0.isEmpty ? "\n" : String(repeating: " ", count: indent) + "# " + YAMLTree.commentText($0) + "\n"
+            }.joined()
         }
         var out = block(header, indent: 0)
         var stack: [(indent: Int, key: String)] = []

@@ -67,6 +67,20 @@ enum YAMLTree {
         set(&node, path, Node.Mapping(kept.map { ($0.key, $0.value) }).node)
     }
 
+    /// Text for a `#` comment line: printable ASCII kept, anything else (a line break of YAML 1.1 such as U+2028 or
+    /// U+0085, a control or bidi character) written as `\u{…}`, so no name can end the comment and become YAML.
+    static func commentText(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value >= 0x20 && scalar.value < 0x7F {
+                out.unicodeScalars.append(scalar)
+            } else {
+                out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            }
+        }
+        return out
+    }
+
     static func emit(_ node: Node) throws -> String {
         do { return try Yams.serialize(node: node, width: -1) } catch {
             throw DRAuditError("cannot write YAML: \(DRAuditError.oneLine(error))")
