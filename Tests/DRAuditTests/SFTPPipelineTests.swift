@@ -140,6 +140,42 @@ struct SFTPPipelineTests {
         #expect(Date().timeIntervalSince(started) < 15)
     }
 
+    /// A private sshd whose `sftp` subsystem is `scripts/hostile-sftp-server.py <mode>`.
+    func hostileServer(_ server: SSHServer, mode: String) throws -> (PrivateSSHD, TempDir) {
+        let dir = try TempDir()
+        let script = TestServers.repoRoot.appendingPathComponent("scripts/hostile-sftp-server.py").path
+        let config = try String(contentsOfFile: server.dir + "/sshd_config", encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("Subsystem") ? "Subsystem sftp /usr/bin/python3 \(script) \(mode)" : String($0) }
+            .joined(separator: "\n")
+        try config.write(toFile: dir.path("sshd_config"), atomically: true, encoding: .utf8)
+        return (try PrivateSSHD(config: dir.path("sshd_config")), dir)
+    }
+
+    @Test func aServerThatRepeatsItsNamesInsteadOfMovingOnFailsTheListing() throws {
+        let server = try SSHServer.running()
+        let (own, dir) = try hostileServer(server, mode: "repeat")
+        defer { withExtendedLifetime(dir) { own.stop() } }
+        let started = Date()
+        let error = try #require(throws: DRAuditError.self) {
+            try listAll(SFTPTarget(settings(server, path: "/backups", port: own.port)))
+        }
+        #expect(error.code == "TARGET_UNREACHABLE")
+        #expect(error.message.contains("\"a.txt\" twice in /backups: its listing does not move on"), "\(error.message)")
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+
+    @Test func aNameNoFileSystemHoldsFailsTheListingInsteadOfWalkingInCircles() throws {
+        let server = try SSHServer.running()
+        let (own, dir) = try hostileServer(server, mode: "empty-name")
+        defer { withExtendedLifetime(dir) { own.stop() } }
+        let error = try #require(throws: DRAuditError.self) {
+            try listAll(SFTPTarget(settings(server, path: "/backups", port: own.port)))
+        }
+        #expect(error.code == "TARGET_UNREACHABLE")
+        #expect(error.message.contains("the name \"\" in /backups, which no file system holds"), "\(error.message)")
+    }
+
     /// A trickle from the first byte (banner), from inside the key exchange, and from around authentication and the
     /// channel opening: libssh2's per-packet timeout alone let the last of these run for minutes.
     @Test(arguments: [0, 1200, 1500, 1800, 2100])

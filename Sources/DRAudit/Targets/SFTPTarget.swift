@@ -95,6 +95,10 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
     /// small folder costs no more requests than before and a large one has many in flight.
     static let readdirQueue = 16
 
+    /// Longest path a listing follows: many times any real server's PATH_MAX (4096), so only a server that makes up
+    /// folders without end reaches it.
+    static let longestPath = 1 << 16
+
     private final class Folder {
         let path: [UInt8]
         let key: String
@@ -102,6 +106,8 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
         var inFlight = 0
         var window = 1
         var atEnd = false
+        /// Hashes of the names seen, so a server that repeats a batch instead of moving on fails the scan.
+        var seen: Set<Int> = []
         init(path: [UInt8], key: String) {
             self.path = path
             self.key = key
@@ -175,6 +181,21 @@ public final class SFTPTarget: StorageTarget, @unchecked Sendable {
             }
             func entry(_ folder: Folder, _ name: ArraySlice<UInt8>, _ attributes: SFTPChannel.Attributes) throws {
                 if name.count <= 2, name.allSatisfy({ $0 == UInt8(ascii: ".") }), !name.isEmpty { return }
+                // What a file system cannot hold would make the walk go round: `a/` listed again as `a//`.
+                guard !name.isEmpty, !name.contains(UInt8(ascii: "/")), !name.contains(0) else {
+                    throw SFTPChannel.ProtocolError(
+                        message: "the server sent the name \(RawName.key(name).debugDescription) in \(display(folder)), "
+                            + "which no file system holds")
+                }
+                guard folder.seen.insert(name.hashValue).inserted else {
+                    throw SFTPChannel.ProtocolError(
+                        message: "the server sent \(RawName.key(name).debugDescription) twice in \(display(folder)): "
+                            + "its listing does not move on")
+                }
+                guard folder.path.count + name.count < Self.longestPath else {
+                    throw SFTPChannel.ProtocolError(
+                        message: "a path under \(display(folder)) is longer than \(Self.longestPath) bytes")
+                }
                 let key = folder.key.isEmpty ? RawName.key(name) : folder.key + "/" + RawName.key(name)
                 let mode = attributes.permissions ?? 0
                 if attributes.permissions != nil, mode & 0o170000 == 0o040000 {
