@@ -205,16 +205,24 @@ public enum Render {
 
     /// Every cell goes through `DisplayText.escape`: names come from storage and the cluster, and a newline or an
     /// escape sequence in one would forge rows or drive the terminal.
+    /// A column is padded to at most `widestPadding` characters: a longer cell runs over its column instead of
+    /// padding every other row to its width (one 8 KB storage path once made each of 100,000 rows 8 KB long).
     static func table(_ cells: [[String]]) -> String {
         let rows = cells.map { $0.map(DisplayText.escape) }
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max()! }
-        return rows.map { row in
-            row.enumerated().map { c, cell in
-                c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+        let widths = rows[0].indices.map { c in min(widestPadding, rows.map { $0[c].count }.max()!) }
+        var out = ""
+        for row in rows {
+            for (c, cell) in row.enumerated() {
+                out += cell
+                guard c < row.count - 1 else { break }
+                out += String(repeating: " ", count: max(0, widths[c] - cell.count) + 2)
             }
-            .joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+            out += "\n"
+        }
+        return out
     }
+
+    static let widestPadding = 120
 }
 
 extension String {
