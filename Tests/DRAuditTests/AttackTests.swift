@@ -474,5 +474,13 @@ struct OutputAndIndexTests {
         #expect(report.status == 3)
         #expect(
             report.stderr == "dr-audit: cannot write \(dir.path("r.md")): the folder \(dir.url.path) is not writable\n")
+        // No index yet: it cannot be created there.
+        try fm.removeItem(atPath: dir.path("dr-audit.sqlite"))
+        let first = try asNobody(["scan", "--config", config.path])
+        #expect(first.status == 3)
+        #expect(
+            first.stderr
+                == "dr-audit: index \(dir.path("dr-audit.sqlite")) cannot be created: its folder \(dir.url.path) is not writable by this user\n"
+        )
     }
 }

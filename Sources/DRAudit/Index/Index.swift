@@ -130,6 +130,11 @@ public final class Index: @unchecked Sendable {
             }
             return DRAuditError("index \(path) is read-only; dr-audit needs to write it")
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+            let folder = (path as NSString).deletingLastPathComponent.ifEmpty(".")
+            if !FileManager.default.fileExists(atPath: path) && access(folder, W_OK) != 0 {
+                return DRAuditError(
+                    "index \(path) cannot be created: its folder \(folder) is not writable by this user")
+            }
             return DRAuditError("index \(path) cannot be opened (check the path and its permissions)")
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
             return DRAuditError("index \(path) is not a dr-audit SQLite database or is damaged")
