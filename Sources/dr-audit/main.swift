@@ -392,7 +392,7 @@ struct DRAuditCLI: ParsableCommand {
         ])
 }
 
-// Every failure is one line on stderr and exit 3; usage errors keep ArgumentParser's text.
+// Every failure, a usage error too, is one line on stderr and exit 3.
 LoggingSystem.bootstrap(EscapingLogHandler.init)
 
 // What a command printed is flushed, and checked, before its exit code stands.
@@ -420,12 +420,10 @@ do {
         }
         exit(0)
     }
-    // ArgumentParser's usage text spans lines (kept); each line is escaped, as it may quote an argument.
-    let message = DRAuditCLI.fullMessage(for: error)
-    let lines = message.split(separator: "\n", omittingEmptySubsequences: false).map { DisplayText.escape(String($0)) }
-    FileHandle.standardError.write(
-        Data(
-            ((message.contains("\n") || message.hasPrefix("Error") || message.hasPrefix("Usage")
-                ? lines.joined(separator: "\n") : "dr-audit: \(lines.joined())") + "\n").utf8))
+    // A usage error too is one line (a cron log keeps it whole); escaped, as it may quote an argument.
+    let lines = DRAuditCLI.message(for: error).split(separator: "\n").map {
+        DisplayText.escape($0.trimmingCharacters(in: .whitespaces))
+    }.filter { !$0.isEmpty }
+    printErr("dr-audit: \(lines.isEmpty ? "invalid arguments" : lines.joined(separator: "; ")) (see dr-audit --help)")
     exit(couldNotRun)
 }

@@ -411,4 +411,17 @@ struct CLITests {
         #expect(r.stdout.contains("scan"))
         #expect(r.stdout.contains("audit"))
     }
+
+    @Test(arguments: [
+        (["--bogus"], "dr-audit: Unknown option '--bogus' (see dr-audit --help)\n"),
+        (["report"], "dr-audit: Missing expected argument '--output <output>' (see dr-audit --help)\n"),
+        (["audit", "--format", "x\u{1B}[2J"], "dr-audit: The value 'x\\x1b[2J' is invalid for '--format <format>'"),
+    ])
+    func aUsageErrorIsOneEscapedLine(arguments: [String], text: String) throws {
+        let r = try cli(arguments)
+        #expect(r.status == 3)
+        #expect(r.stderr.hasPrefix(text), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(r.stdout.isEmpty)
+    }
 }
