@@ -67,6 +67,30 @@ struct AuditTests {
         #expect(a.pairing.pairs.count == 2)
     }
 
+    @Test func aSiteFileLeftOutForAFailedVerificationIsNotCalledMissing() throws {
+        var input = healthy()
+        let site = try #require(input.portalFiles.last { $0.kind == .site })
+        input.verification = VerificationEvidence(latest: [
+            VerificationResult(
+                role: .portal, subject: site.key, outcome: .failed, code: "ARCHIVE_CORRUPT", checkedAt: now, deep: false
+            )
+        ])
+        let finding = try #require(Audit.assess(input).findings.first { $0.code == "PORTAL_SITE_MISSING" })
+        #expect(finding.message == "portal run 2026-01-03T01:00:00Z's backup of site \(siteA) failed verification")
+    }
+
+    @Test func everyBackupJudgedWithoutItsConsistencyWALIsNamed() throws {
+        var input = healthy()
+        input.managementBackups = input.managementBackups.map {
+            var b = $0
+            b.wal = nil
+            return b
+        }
+        let finding = try #require(Audit.assess(input).findings.first { $0.code == "MGMT_WAL_UNCHECKED" })
+        #expect(finding.message.hasSuffix(input.managementBackups.map(\.id).joined(separator: ", ")))
+        #expect(finding.message.hasPrefix("2 management backups were judged without their consistency WAL"))
+    }
+
     @Test func noPairAndRPO() {
         var input = healthy()
         input.managementBackups = []

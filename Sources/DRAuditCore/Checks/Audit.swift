@@ -155,7 +155,10 @@ public enum Audit {
         var findings: [Finding] = []
         findings += sourceFindings(input)
         findings += pairFindings(input, pairing)
-        findings += portalFindings(pairing)
+        findings += portalFindings(
+            pairing, runGap: input.policy.runGap,
+            leftOut: leftOutReasons(records: recordFailedPortal, verification: input.verification.failedPortalFileNames)
+        )
         findings += pairing.unpairedManagement.map {
             Finding(
                 "UNPAIRED_BACKUP", .info, "management \($0.id)",
@@ -224,15 +227,37 @@ public enum Audit {
         ]
     }
 
-    static func portalFindings(_ pairing: PairingResult) -> [Finding] {
+    /// Portal files left out of the runs, by name: why (a Failed backup CR, or a failed verification).
+    static func leftOut(_ names: Set<String>, _ why: String) -> [(file: PortalFileName, why: String)] {
+        names.compactMap { name in PortalFileName.parse(name).map { ($0, why) } }
+    }
+
+    static func leftOutReasons(records: Set<String>, verification: Set<String>) -> [(file: PortalFileName, why: String)]
+    {
+        leftOut(verification, "failed verification")
+            + leftOut(records.subtracting(verification), "is marked Failed in the cluster")
+    }
+
+    static func portalFindings(
+        _ pairing: PairingResult, runGap: TimeInterval, leftOut: [(file: PortalFileName, why: String)] = []
+    ) -> [Finding] {
         var findings: [Finding] = []
         for run in pairing.incompleteRuns {
             let subject = "portal run \(UTC.rfc3339(run.start))"
+            // A file that was there but is left out would have belonged to the run: say so, not "no backup".
+            func why(_ site: String?) -> String? {
+                leftOut.first {
+                    $0.file.site == site && $0.file.time >= run.start.addingTimeInterval(-runGap)
+                        && $0.file.time <= run.end.addingTimeInterval(runGap)
+                }?.why
+            }
             if run.system == nil {
-                findings.append(Finding("PORTAL_SYSTEM_MISSING", .warn, subject, "\(subject) has no system backup"))
+                let detail = why(nil).map { "'s system backup \($0)" } ?? " has no system backup"
+                findings.append(Finding("PORTAL_SYSTEM_MISSING", .warn, subject, "\(subject)\(detail)"))
             }
             for site in run.missingSites {
-                findings.append(Finding("PORTAL_SITE_MISSING", .warn, site, "\(subject) has no backup of site \(site)"))
+                let detail = why(site).map { "'s backup of site \(site) \($0)" } ?? " has no backup of site \(site)"
+                findings.append(Finding("PORTAL_SITE_MISSING", .warn, site, "\(subject)\(detail)"))
             }
         }
         for run in pairing.manualRuns {
@@ -311,10 +336,18 @@ public enum Audit {
             findings.append(
                 Finding(
                     "MGMT_WAL_UNCHECKED", .info, "management",
-                    "\(unchecked.count) management backup(s) (e.g. \(unchecked[0].id)) were judged without their "
-                        + "consistency WAL: their metadata names no WAL range or no archive for it"))
+                    "\(unchecked.count) management \(unchecked.count == 1 ? "backup was" : "backups were") judged "
+                        + "without their consistency WAL, as their metadata names no WAL range or no archive for it: "
+                        + Self.named(unchecked.map(\.id), limit: 20)))
         }
         return findings
+    }
+
+    /// `ids` joined, the first `limit` of them and then how many more.
+    static func named(_ ids: [String], limit: Int) -> String {
+        ids.count <= limit
+            ? ids.joined(separator: ", ")
+            : ids.prefix(limit).joined(separator: ", ") + " and \(ids.count - limit) more"
     }
 
     static func crossCheckFindings(_ input: AuditInput) -> [Finding] {
