@@ -69,6 +69,12 @@ struct RestorePlanTests {
         #expect(byConvention.contains("portalCluster: \"prod-ptl\""))
         #expect(byConvention.contains("generateName: \"prod-mgmt-restore-\""))
         #expect(byConvention.contains("IBM's convention"))
+        // What the operator applies is the APIConnectCluster: its name and the subsystem sections' fields.
+        #expect(byConvention.contains("#   portal: APIConnectCluster \"prod\", subsystem CR \"prod-ptl\""))
+        #expect(byConvention.contains("#     spec.portal.originalUID (not in the saved CR: the metadata.uid of"))
+        #expect(byConvention.contains("#     spec.management.originalUID"))
+        #expect(byConvention.contains("create the APIConnectCluster \"prod\" with the spec.<subsystem>.originalUID"))
+        #expect(!byConvention.contains("endpoints as above"))
         var record = ClusterRecord(kind: .portalBackup, name: "r", phase: "Ready", objectName: "x")
         record.cluster = "prod-portal"
         let named = try RestorePlan.render(

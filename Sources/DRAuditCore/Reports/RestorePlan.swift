@@ -91,14 +91,26 @@ public enum RestorePlan {
         out += "#   portal run \(UTC.rfc3339(pair.run.start)) to \(UTC.rfc3339(pair.run.end))"
         out += "\(pair.run.isScheduled ? "" : " (manual)"), skew \(DurationText.format(pair.skew))\n#\n"
         out += "# The new installation must carry these values (IBM API Connect v10 disaster recovery):\n"
+        var topLevel: Set<String> = []
         for (role, cr, name) in [(Role.management, input.managementCR, management), (.portal, input.portalCR, portal)] {
             out += values(role, cr: cr, name: name)
+            if let cr, cr.kind == "APIConnectCluster" { topLevel.insert(cr.name) }
         }
+        let known = [input.managementCR, input.portalCR].compactMap { $0 }
+        let install =
+            topLevel.isEmpty
+            ? "create the subsystem CRs with the names, spec.originalUID and Secrets above"
+            : "create the APIConnectCluster \(topLevel.sorted().map(q).joined(separator: ", ")) with the "
+                + "spec.<subsystem>.originalUID and Secrets above (its operator names the subsystem CRs)"
+        let alike =
+            known.contains { !$0.endpoints.isEmpty }
+            ? "same version, deployment profile and endpoints as above"
+            : "same version and deployment profile as above"
         out += """
             #
             # Steps:
-            #   1. Install the same version and fix pack, deployment profile and endpoints as above; create the
-            #      subsystem CRs with the names and spec.originalUID above.
+            #   1. Install with the \(alike);
+            #      \(install).
             #   2. Re-apply the saved backup credential Secrets and the management and portal encryption Secrets.
             #   3. Create the ManagementRestore below (kubectl create -n \(namespace) -f <file>) and wait until its
             #      status.phase is Complete:  kubectl get managementrestores -n \(namespace) -w
@@ -143,10 +155,25 @@ public enum RestorePlan {
     /// The lines naming what one subsystem's new CR must carry.
     static func values(_ role: Role, cr: SubsystemCR?, name: SubsystemName) -> String {
         let missing = "(not in the saved CR)"
-        var out = "#   \(role.rawValue) CR: name \(q(name.name)) (\(name.how))\n"
-        guard let cr else { return out }
-        out +=
-            "#     spec.originalUID \(cr.originalUID.map(q) ?? cr.uid.map { "\(q($0)) (its metadata.uid)" } ?? missing)\n"
+        guard let cr else { return "#   \(role.rawValue) CR: name \(q(name.name)) (\(name.how))\n" }
+        var out: String
+        let uidField: String
+        if cr.kind == "APIConnectCluster" {
+            out = "#   \(role.rawValue): APIConnectCluster \(q(cr.name)), subsystem CR \(q(name.name)) (\(name.how))\n"
+            uidField = "spec.\(role.rawValue).originalUID"
+        } else {
+            out = "#   \(role.rawValue): \(cr.kind) \(q(name.name)) (\(name.how))\n"
+            uidField = "spec.originalUID"
+        }
+        out += "#     spec.version \(cr.version.map(q) ?? missing)\n"
+        // The subsystem CR's own UID: an APIConnectCluster's metadata.uid is not it.
+        let subsystemKind = role == .portal ? "PortalCluster" : "ManagementCluster"
+        let uid =
+            cr.originalUID.map(q)
+            ?? (cr.kind == "APIConnectCluster"
+                ? "(not in the saved CR: the metadata.uid of the old cluster's \(subsystemKind) \(q(name.name)))"
+                : cr.uid.map { "\(q($0)) (its metadata.uid)" } ?? missing)
+        out += "#     \(uidField) \(uid)\n"
         out += "#     backup credential Secret \(cr.backup.credentials.map(q) ?? missing)"
         out += ", encryption Secret \(cr.encryptionSecretName.map(q) ?? missing)\n"
         if !cr.endpoints.isEmpty {
