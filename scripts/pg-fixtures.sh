@@ -299,6 +299,9 @@ CONF
     last=$(write_and_switch 9)
     wait_archived "$last"
 
+    # Stopped first: its shutdown may archive one more segment, which the tools' view must include.
+    run "stopping PostgreSQL" as_pg "$PG_BIN/pg_ctl" -D "$PG/data" -m fast -w -t 60 stop
+
     # The tools' own view.
     local conf=(--config="$PG/pgbackrest.conf" --stanza="$STANZA")
     as_pg pgbackrest "${conf[@]}" --output=json info > "$PG/pgbackrest-info.json" 2>> "$LOG" ||
@@ -317,7 +320,6 @@ CONF
             > "$PG/barman-show/$id.json" 2>> "$LOG" || fail "barman-cloud-backup-show $id failed (log: $LOG)"
     done
 
-    run "stopping PostgreSQL" as_pg "$PG_BIN/pg_ctl" -D "$PG/data" -m fast -w -t 60 stop
     # The tests run as root and read everything; others may read the repositories too.
     chmod -R a+rX "$REPO1"
     {

@@ -268,10 +268,12 @@ struct CLITests {
         #expect(plan.stdout.contains("backupName: \"mgmt-record-20260308-010000f-20260314-010000i\""))
         #expect(plan.stdout.contains("pitrTarget: \"2026-03-15 01:00:45+00\""))
         #expect(plan.stdout.contains("systemName: \"_portal_system_backup-20260315.010005.tar.gz\""))
+        #expect(try planKinds(plan.stdout) == ["ManagementRestore"] + Array(repeating: "PortalRestore", count: 4))
         let earlier = try cli([
             "restore-plan", "--config", config, "--now", testNowText, "--at", "2026-03-10T12:00:00Z",
         ])
         #expect(earlier.stdout.contains("restoring to 2026-03-09T01:00:45Z"))  // the 10th misses a site
+        #expect(try planKinds(earlier.stdout) == ["ManagementRestore"] + Array(repeating: "PortalRestore", count: 4))
         let none = try cli(["restore-plan", "--config", config, "--at", "2020-01-01T00:00:00Z"])
         #expect(none.status == 3)
         #expect(none.stderr.contains("no restorable pair has a restore point at or before 2020-01-01T00:00:00Z"))

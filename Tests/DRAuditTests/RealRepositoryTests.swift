@@ -174,6 +174,8 @@ struct RealRepositoryTests {
         let plan = try cli(["restore-plan", "--config", dir.path("dr-audit.yaml")])
         let planned = UTC.format(target, "YYYY-MM-DD hh:mm:ss+00")
         #expect(plan.stdout.contains("pitrTarget: \"\(planned)\""))
+        let kinds = try planKinds(plan.stdout)
+        #expect(kinds.first == "ManagementRestore" && kinds.dropFirst().allSatisfy { $0 == "PortalRestore" })
         let rows = try fixtures.restoreAndQuery(
             target: planned, sql: "SELECT name FROM \(fixtures.markerTable) ORDER BY name")
         #expect(rows.contains(fixtures.before.name))

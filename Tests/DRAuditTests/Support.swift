@@ -1,5 +1,6 @@
 import DRAuditCore
 import Foundation
+import Yams
 
 @testable import DRAudit
 
@@ -109,4 +110,10 @@ func secretYAML(
       \(keys.secret): \(Data(password.utf8).base64EncodedString())
 
     """
+}
+
+/// The kind of every document of a restore plan as a YAML 1.1 parser (libyaml, as PyYAML and go-yaml) reads it: a
+/// plan holds the restore CRs the tool meant and nothing else, whatever the names in it.
+func planKinds(_ plan: String) throws -> [String?] {
+    try Yams.load_all(yaml: plan).map { ($0 as? [String: Any])?["kind"] as? String }
 }
