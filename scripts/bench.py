@@ -466,8 +466,15 @@ if "wal" in parts:
     report(f"dr-audit scan+index, {wal_n} WAL segments", *scan, ratio_to=portal_scan[1] if portal_scan else None,
            goal=("≤ 1.3× the 1M portal scan, peak RSS < 100 MB", (1.3, 100), "ratio+rss") if portal_scan else
            ("peak RSS < 100 MB", 100, "rss"))
+    # Its listing: the tree listed long (names, sizes, times), as `sftp ls -l` is for SFTP; and find, the leanest.
+    ls_lr = run(["ls", "-lR", wal_tree])
+    report(f"ls -lR, {wal_n} WAL segments", *ls_lr)
+    find = run(["find", wal_tree, "-printf", "%s %T@ %p\n"])
+    report(f"find -printf, {wal_n} WAL segments", *find)
     rescan = run([BIN, "scan", "--config", wal_config])
-    report(f"dr-audit rescan unchanged, {wal_n} WAL segments", *rescan)
+    report(f"dr-audit rescan unchanged, {wal_n} WAL segments", *rescan, ratio_to=ls_lr[0],
+           goal=("≤ 1.1× listing (ls -lR)", 1.1))
+    report(f"dr-audit rescan unchanged, {wal_n} WAL, vs find", *rescan, ratio_to=find[0])
     # pairs and audit on an index holding both: the 1M portal files of the index part and this archive.
     if "index" in parts:
         both_config = os.path.join(wal_dir, "both.yaml")

@@ -97,7 +97,7 @@ public final class Workspace {
                 input.managementBackups = try index.presentBackups(source: role.rawValue).map {
                     try decode(ManagementBackup.self, $0.payload ?? "")
                 }
-                (input.wal, input.readableWAL) = try index.presentWALInventory(
+                (input.wal, input.verification.readableWAL) = try index.presentWALInventory(
                     source: role.rawValue, unreadable: input.verification.unreadableWAL)
             }
             let attention = try index.attentionObjects(source: role.rawValue)

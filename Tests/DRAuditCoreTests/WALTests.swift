@@ -265,12 +265,30 @@ struct ReplayedWALTests {
         #expect(needed.map(\.segment.number) == Array(20...30))
     }
 
-    @Test func theReplayStopsAtAHoleAndReadsASegmentArchivedTwiceOnce() {
+    /// pgBackRest refuses a segment it finds twice in the archive: every copy is part of the replay.
+    @Test func theReplayStopsAtAHoleAndReadsEveryCopyOfASegmentArchivedTwice() {
         let from = WALSegment(timeline: 1, number: 20)
         let target = walTime(WALSegment(timeline: 1, number: 40))
         var segments = listed([20, 21, 21, 22, 24, 25])
         segments[2].key += ".again"
-        #expect(ReplayWAL.needed(segments, from: from, target: target).map(\.key) == listed([20, 21, 22]).map(\.key))
+        #expect(ReplayWAL.needed(segments, from: from, target: target).map(\.key) == segments.prefix(4).map(\.key))
+        // A second copy of the last segment needed is read too.
+        let end = walTime(WALSegment(timeline: 1, number: 21))
+        #expect(ReplayWAL.needed(segments, from: from, target: end).count == 3)
+    }
+
+    @Test func anUncompressedSegmentOfAnotherSizeThanSixteenMiBIsCorrupt() {
+        let segment = WALSegment(timeline: 1, number: 30)
+        let plain = "\(walArchive)/\(segment.name.prefix(16))/\(segment.name)-\(String(repeating: "b", count: 40))"
+        func result(_ key: String, _ size: Int64) -> VerificationResult {
+            Verification.walResult(
+                ReplayWAL.Segment(key: key, size: size, segment: segment, time: 0), nil, bytesRead: 0,
+                checkedAt: walBase)
+        }
+        #expect(result(plain, 2).outcome == .failed)
+        #expect(result(plain, 2).code == "ARCHIVE_CORRUPT")
+        #expect(result(plain, 16 << 20).skipped == Verification.walUncompressedReason)
+        #expect(result(plain + ".lz4", 2).skipped == Verification.walNotGzipReason)
     }
 
     @Test func aResultAboutASegmentsKeyIsWALEvidenceAndNotABackups() throws {
@@ -303,7 +321,7 @@ struct ReplayedWALTests {
                 role: .management, subject: key(corrupt), outcome: .failed, code: "ARCHIVE_CORRUPT",
                 detail: "gzip member 1: incorrect data check", checkedAt: input.now, deep: true)
         ])
-        input.readableWAL = walInventory(
+        input.verification.readableWAL = walInventory(
             from: utc("2026-01-01T00:00:00Z"), to: utc("2026-01-02T02:00:00Z"), holes: [utc("2026-01-01T13:00:00Z")])
         let after = Audit.assess(input)
         #expect(after.pairing.pairs.map(\.run.start) == [utc("2026-01-01T01:00:00Z")])
@@ -321,13 +339,13 @@ struct ReplayedWALTests {
         var input = AuditInput(now: utc("2026-01-01T03:00:00Z"), policy: PairingPolicy())
         input.managementBackups = [f]
         input.wal = walInventory(from: walBase, to: utc("2026-01-01T02:00:00Z"))
-        input.readableWAL = walInventory(
-            from: walBase, to: utc("2026-01-01T02:00:00Z"), holes: [utc("2026-01-01T01:07:00Z")])
         input.verification = VerificationEvidence(latest: [
             VerificationResult(
                 role: .management, subject: key(corrupt), outcome: .failed, code: "ARCHIVE_CORRUPT",
                 checkedAt: input.now, deep: true)
         ])
+        input.verification.readableWAL = walInventory(
+            from: walBase, to: utc("2026-01-01T02:00:00Z"), holes: [utc("2026-01-01T01:07:00Z")])
         let missing = try #require(Audit.assess(input).findings.first { $0.code == "MGMT_WAL_MISSING" })
         #expect(missing.message.hasSuffix("in \(walArchive) failed verification"))
     }

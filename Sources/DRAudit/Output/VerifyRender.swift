@@ -58,32 +58,48 @@ extension Render {
         var out =
             "Verify: \(report.status.rawValue.uppercased()) (\(report.results.count) results for \(which); \(bytes(report.bytesRead)) read in \(String(format: "%.1f", report.seconds)) s, \(bytes(Int64(Double(report.bytesRead) / max(report.seconds, 0.001))))/s\(report.deep ? ", deep" : ""))\n"
         if !report.results.isEmpty {
-            // Replayed WAL segments come by the hundred: those read whole are one line per archive; the others
-            // each have their own.
-            var whole: [String: (count: Int, first: WALSegment, last: WALSegment, bytes: Int64)] = [:]
+            // Replayed WAL segments come by the hundred: those not failed are one line per unbroken stretch of one
+            // archive and outcome; a failed one has its own line.
             var rows: [[String]] = []
+            var stretches:
+                [(position: WALPosition, last: WALSegment, r: VerificationResult, count: Int, bytes: Int64)] =
+                    []
             for r in report.results {
-                if let position = r.walPosition, r.outcome == .ok {
-                    var entry = whole[position.archive] ?? (0, position.segment, position.segment, 0)
-                    entry.count += 1
-                    entry.first = min(entry.first, position.segment)
-                    entry.last = max(entry.last, position.segment)
-                    entry.bytes += r.bytesRead
-                    whole[position.archive] = entry
+                guard let position = r.walPosition, r.outcome != .failed else {
+                    rows.append([
+                        r.outcome == .failed ? "FAILED" : r.outcome.rawValue,
+                        r.walPosition != nil
+                            ? "WAL \(r.subject)" : r.role == .management ? "management \(r.subject)" : r.subject,
+                        bytes(r.bytesRead),
+                        [r.code, r.detail, r.skipped.map { "skipped: \($0)" }].compactMap { $0 }.joined(
+                            separator: ": "),
+                    ])
                     continue
                 }
-                rows.append([
-                    r.outcome == .failed ? "FAILED" : r.outcome.rawValue,
-                    r.walPosition != nil
-                        ? "WAL \(r.subject)" : r.role == .management ? "management \(r.subject)" : r.subject,
-                    bytes(r.bytesRead),
-                    [r.code, r.detail, r.skipped.map { "skipped: \($0)" }].compactMap { $0 }.joined(separator: ": "),
-                ])
+                stretches.append((position, position.segment, r, 1, r.bytesRead))
             }
-            for (archive, entry) in whole.sorted(by: { $0.key < $1.key }) {
+            stretches.sort { ($0.position, $0.r.outcome.rawValue) < ($1.position, $1.r.outcome.rawValue) }
+            var merged: [(position: WALPosition, last: WALSegment, r: VerificationResult, count: Int, bytes: Int64)] =
+                []
+            for s in stretches {
+                if var open = merged.last, open.position.archive == s.position.archive,
+                    open.r.outcome == s.r.outcome, open.r.skipped == s.r.skipped,
+                    open.last.timeline == s.last.timeline, s.last.number <= open.last.number + 1
+                {
+                    open.last = s.last
+                    open.count += 1
+                    open.bytes += s.bytes
+                    merged[merged.count - 1] = open
+                } else {
+                    merged.append(s)
+                }
+            }
+            for m in merged {
+                let count = "\(m.count) replayed \(m.count == 1 ? "segment" : "segments")"
                 rows.append([
-                    "ok", "WAL \(archive) \(entry.first.name)…\(entry.last.name)", bytes(entry.bytes),
-                    "\(entry.count) replayed \(entry.count == 1 ? "segment" : "segments"), each gzip stream whole",
+                    m.r.outcome.rawValue,
+                    "WAL \(m.position.archive) \(m.position.segment.name)…\(m.last.name)", bytes(m.bytes),
+                    m.r.outcome == .ok ? "\(count), each gzip stream whole" : "\(count): skipped: \(m.r.skipped ?? "")",
                 ])
             }
             out += table([["RESULT", "OBJECT", "READ", "DETAIL"]] + rows)

@@ -40,7 +40,7 @@ extension Workspace {
         // pairs as they would be without earlier verifications, so a backup repaired since reads whole and counts
         // again.
         var unverified = input
-        unverified.verification = VerificationEvidence(maxAge: config.verifyMaxAge)
+        unverified.verification = VerificationEvidence(maxAge: config.verifyMaxAge)  // the readable WAL with it
         let baselinePairs = Audit.assess(unverified).pairing.pairs
         let which = request.pairs ?? (request.sample == nil ? .latest : .all)
         let pairs: [Pair]
@@ -51,16 +51,22 @@ extension Workspace {
             throw DRAuditError("verify: \(error)")
         }
         var subjects = VerifySelection.subjects(of: pairs)
-        if request.deep { subjects += try replayedWAL(pairs) }
+        var replayed = request.deep ? try replayedWAL(pairs) : []
         if let sample = request.sample {
             let last = try index.lastVerified()
-            var byPick: [VerifySelection.Subject: Date] = [:]
-            for subject in subjects {
-                if let date = last[subject.role]?[subject.name] { byPick[subject] = date }
+            func pick(_ pool: [VerifySelection.Subject]) -> [VerifySelection.Subject] {
+                var byPick: [VerifySelection.Subject: Date] = [:]
+                for subject in pool {
+                    if let date = last[subject.role]?[subject.name] { byPick[subject] = date }
+                }
+                var generator = SystemRandomNumberGenerator()
+                return VerifySelection.sample(pool, sample, lastVerified: byPick, using: &generator)
             }
-            var generator = SystemRandomNumberGenerator()
-            subjects = VerifySelection.sample(subjects, sample, lastVerified: byPick, using: &generator)
+            // Two pools: hundreds of segments a day must not crowd the backups out of a nightly sample.
+            subjects = pick(subjects)
+            replayed = pick(replayed)
         }
+        subjects += replayed
         var work: [(subject: VerifySelection.Subject, version: Int64)] = []
         for subject in subjects {
             guard let version = try index.presentVersion(role: subject.role, subject: subject.name) else {

@@ -95,9 +95,6 @@ public struct AuditInput: Sendable {
     public var managementBackups: [ManagementBackup] = []
     /// The management target's archived WAL segments.
     public var wal = WALInventory()
-    /// The same without the segments whose latest verification failed (`verification.unreadableWAL`); nil when
-    /// none did.
-    public var readableWAL: WALInventory?
     public var unrecognized: [UnrecognizedObject] = []
     /// Management metadata files (backup.info, backup.manifest) of zero bytes.
     public var emptyMetadata: [UnrecognizedObject] = []
@@ -141,7 +138,7 @@ public enum Audit {
         ) {
             let usablePortal = input.portal.excluding(fileNames: portal)
             let management = Restorability.assess(
-                input.managementBackups, wal: verified ? input.readableWAL ?? input.wal : input.wal,
+                input.managementBackups, wal: verified ? input.verification.readableWAL ?? input.wal : input.wal,
                 contradicted: contradicted, unreadable: verified ? unreadable : [])
             return (management, Pairing.pair(portal: usablePortal, management: management, policy: input.policy))
         }
@@ -149,7 +146,7 @@ public enum Audit {
         // The pair a restore would have used without the verification results: a failure in it is the worst kind.
         let unverified =
             failedPortal.count == recordFailedPortal.count && failedManagement.count == recordFailedManagement.count
-                && input.readableWAL == nil
+                && input.verification.readableWAL == nil
             ? pairing : pair(recordFailedPortal, recordFailedManagement, verified: false).1
 
         var findings: [Finding] = []

@@ -63,6 +63,9 @@ public struct VerificationEvidence: Sendable {
     /// The latest result of every verified object version still present (failed and skipped ones whatever their
     /// age; ok ones checked within `maxAge`, the only ones the staleness rule looks at).
     public var latest: [VerificationResult]
+    /// The management target's WAL inventory without the segments whose latest read failed (`unreadableWAL`), built
+    /// by the index reader in the same pass as the whole inventory; nil when none failed.
+    public var readableWAL: WALInventory?
 
     public init(maxAge: TimeInterval = 7 * 86400, latest: [VerificationResult] = []) {
         self.maxAge = maxAge
@@ -200,11 +203,14 @@ public enum Verification {
         return nil
     }
 
-    /// The phrase of replayed WAL segments that are not gzip streams.
+    /// The phrases of replayed WAL segments that are not gzip streams.
     public static let walNotGzipReason =
-        "archived WAL not compressed with gzip (lz4, zst, bz2 or none): only its presence was checked"
+        "archived WAL compressed otherwise than with gzip (lz4, zst, bz2): only its presence was checked"
+    public static let walUncompressedReason =
+        "archived WAL not compressed: its size was checked (16 MiB), not its bytes"
 
-    /// A replayed WAL segment's result: its gzip stream read whole (`outcome`), or nil when it is not gzip.
+    /// A replayed WAL segment's result: its gzip stream read whole (`outcome`), or nil when it is not gzip (then an
+    /// uncompressed segment must have the segment size).
     public static func walResult(
         _ segment: ReplayWAL.Segment, _ outcome: CheckOutcome?, bytesRead: Int64, checkedAt: Date
     ) -> VerificationResult {
@@ -212,8 +218,15 @@ public enum Verification {
             role: .management, subject: segment.key, outcome: .ok, checkedAt: checkedAt, deep: true,
             bytesRead: bytesRead)
         guard let outcome else {
+            if segment.isUncompressed && segment.size != ReplayWAL.segmentBytes {
+                result.outcome = .failed
+                result.code = "ARCHIVE_CORRUPT"
+                result.detail =
+                    "an uncompressed WAL segment is \(ReplayWAL.segmentBytes) bytes; this one is listed at \(segment.size)"
+                return result
+            }
             result.outcome = .skipped
-            result.skipped = walNotGzipReason
+            result.skipped = segment.isUncompressed ? walUncompressedReason : walNotGzipReason
             result.detail = "\(segment.size) bytes listed"
             return result
         }

@@ -38,7 +38,13 @@ public enum ReplayWAL {
             self.segment = segment
             self.time = time
         }
+
+        /// Stored as PostgreSQL wrote it: no compression extension on the file name.
+        public var isUncompressed: Bool { !(key.split(separator: "/").last ?? "").contains(".") }
     }
+
+    /// PostgreSQL's default segment size, the one the segment arithmetic (256 a log) stands for.
+    public static let segmentBytes: Int64 = 16 << 20
 
     /// Where the replay of a point-in-time pair starts: its base backup's archive, the segment after its WAL stop,
     /// and the target. nil for a backup point, or a backup whose metadata names no WAL range or archive.
@@ -63,6 +69,7 @@ public enum ReplayWAL {
         private var expected: UInt64
         private let timeline: UInt32
         private let until: Int64
+        private var reachedTarget = false
 
         public init(from: WALSegment, target: Date) {
             expected = from.number
@@ -70,13 +77,21 @@ public enum ReplayWAL {
             until = Int64(target.timeIntervalSince1970.rounded(.up))
         }
 
-        /// Takes the next segment in position order; true when the replay needs nothing after it.
+        /// Takes the next segment in position order; true once the replay needs nothing from it on.
         public mutating func take(_ s: Segment) -> Bool {
-            guard s.segment.timeline == timeline, s.segment.number >= expected else { return false }
+            guard s.segment.timeline == timeline else { return false }
+            if let last = needed.last, s.segment.number == last.segment.number {
+                // Another object of a segment taken: pgBackRest refuses a segment it finds twice, so both count.
+                needed.append(s)
+                return false
+            }
+            if reachedTarget { return true }
+            guard s.segment.number >= expected else { return false }
             guard s.segment.number == expected else { return true }  // a hole
             needed.append(s)
             expected += 1
-            return s.time >= until
+            reachedTarget = s.time >= until
+            return false
         }
     }
 }
