@@ -30,8 +30,14 @@ struct InitTests {
     @Test(arguments: ["l\u{2028}verify: {maxAge: 1h}\u{2028}#.yaml", "e\u{1B}[2J.yaml", "m\u{85}kind: z.yaml"])
     func aFileNameCannotAddKeysOrControlsThroughTheHeaderComment(name: String) throws {
         let dir = try TempDir()
-        try SampleEnvironment.write(to: dir.url, options: sampleOptions())
-        try FileManager.default.copyItem(atPath: dir.path("portal_cr.yaml"), toPath: dir.path(name))
+        try """
+            kind: PortalCluster
+            metadata: {name: portal, namespace: apic}
+            spec:
+              originalUID: 5f1c3a9e-7d2b-4e8a-9c61-2b7f0d4e8a11
+              portalBackup: {protocol: sftp, host: sftp.example.com, path: /backups/portal, credentials: s}
+
+            """.write(toFile: dir.path(name), atomically: true, encoding: .utf8)
         let r = try cli(["init", dir.path(name), "--output", dir.path("new.yaml")])
         #expect(r.status == 0, "\(r.stderr)")
         let text = try String(contentsOfFile: dir.path("new.yaml"), encoding: .utf8)
