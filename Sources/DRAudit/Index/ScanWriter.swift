@@ -109,11 +109,11 @@ extension Index {
                                     try archive.execute(arguments: [number, String(wal.archive)])
                                 }
                             }
-                            try object.execute(arguments: [
-                                o.object.key, o.object.size, mtime, o.kind.rawValue, o.time, o.site, number,
-                                o.wal.map { Int64($0.segment.timeline) }, o.wal.map { Int64($0.segment.number) },
-                                o.object.special?.rawValue,
-                            ])
+                            try Self.insert(
+                                object, db: db, o.object.key, o.object.size, mtime, o.kind.rawValue, o.time, o.site,
+                                number, o.wal.map { Int64($0.segment.timeline) },
+                                o.wal.map { Int64($0.segment.number) },
+                                o.object.special?.rawValue)
                         }
                         let backup = try db.cachedStatement(
                             sql: """
@@ -127,6 +127,55 @@ extension Index {
                 }
             }
         }
+
+        /// One staged row, bound straight to SQLite: a million rows through `StatementArguments` cost a boxed
+        /// value and an array per row, a tenth of an unchanged rescan.
+        private static func insert(
+            _ statement: Statement, db: Database, _ key: String, _ size: Int64, _ mtime: Double?, _ kind: String,
+            _ time: Double?, _ site: String?, _ archive: Int?, _ timeline: Int64?, _ segment: Int64?,
+            _ special: String?
+        ) throws {
+            let s = statement.sqliteStatement
+            func text(_ i: Int32, _ value: String?) {
+                guard var value else {
+                    sqlite3_bind_null(s, i)
+                    return
+                }
+                value.withUTF8 { u in
+                    guard let base = u.baseAddress, !u.isEmpty else {
+                        _ = sqlite3_bind_text(s, i, "", 0, transient)
+                        return
+                    }
+                    _ = sqlite3_bind_text(
+                        s, i, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(u.count), transient)
+                }
+            }
+            func integer(_ i: Int32, _ value: Int64?) {
+                if let value { sqlite3_bind_int64(s, i, value) } else { sqlite3_bind_null(s, i) }
+            }
+            func real(_ i: Int32, _ value: Double?) {
+                if let value { sqlite3_bind_double(s, i, value) } else { sqlite3_bind_null(s, i) }
+            }
+            text(1, key)
+            integer(2, size)
+            real(3, mtime)
+            text(4, kind)
+            real(5, time)
+            text(6, site)
+            integer(7, archive.map(Int64.init))
+            integer(8, timeline)
+            integer(9, segment)
+            text(10, special)
+            let code = sqlite3_step(s)
+            sqlite3_reset(s)
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql)
+            }
+        }
+
+        /// SQLite copies the text before the call returns.
+        private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
         /// Writes the scan in one transaction: its row, the objects and backups that are new or changed,
         /// and the ones that went (marked by this scan). An unchanged target adds only the scan row.

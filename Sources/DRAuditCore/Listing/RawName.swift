@@ -6,6 +6,13 @@ import Foundation
 /// mapping is reversible (`bytes(key(b)) == b`) and therefore one-to-one: a rescan finds the same key again, and two
 /// names never share one. Everything else about a key stays as listed; showing it safely is the output's job.
 public enum RawName {
+    /// The same for a name as readdir holds it: a listing makes a million of these, and the generic form is not
+    /// specialized across modules.
+    public static func key(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "\\") { return key(Array(bytes)) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// The key text of a name (or of a `/`-joined path) given as bytes.
     public static func key<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         if bytes.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "\\") }) { return String(decoding: bytes, as: UTF8.self) }
