@@ -46,6 +46,16 @@ struct RawNameTests {
         #expect(keys.count == (0xFF - 0x5A + 1) * 5)
     }
 
+    /// A readdir name takes the concrete path: the same key as the generic one for every byte value.
+    @Test func aNameAsReaddirHoldsItHasTheSameKey() {
+        for byte in UInt8(1)...UInt8(255) {
+            let name: [UInt8] = [UInt8(ascii: "n"), byte, UInt8(ascii: "\\"), byte, UInt8(ascii: "x"), byte, byte]
+            let key = name.withUnsafeBufferPointer { RawName.key($0) }
+            #expect(key == RawName.key(name[...]))
+        }
+        #expect([UInt8]().withUnsafeBufferPointer { RawName.key($0) } == "")
+    }
+
     @Test func namesThatAreNotUTF8AreNeverBackups() {
         #expect(Classifier.classify("stray\\xFF.txt", role: .portal) == .unrecognized)
         #expect(Classifier.classify("backup/apic/backup.info", role: .management) == .pgbackrestInfo)
