@@ -13,7 +13,7 @@ extension Index {
     }
 
     private static func presentVersion(_ db: Database, role: Role, subject: String) throws -> Int64? {
-        switch Self.source(role: role, subject: subject) {
+        switch VerificationResult.source(role: role, subject: subject) {
         case "management":
             return try Int64.fetchOne(
                 db, sql: "SELECT id FROM backups WHERE source = 'management' AND backup_id = ? AND gone_scan IS NULL",
@@ -23,12 +23,6 @@ extension Index {
                 db, sql: "SELECT id FROM objects WHERE source = ? AND key = ? AND gone_scan IS NULL",
                 arguments: [role.rawValue, subject])
         }
-    }
-
-    /// The `verifications.source` of a result: its role, or 'wal' for an archived WAL segment (whose version is an
-    /// object, not a backup).
-    static func source(role: Role, subject: String) -> String {
-        role == .management && WALPosition(key: subject) != nil ? "wal" : role.rawValue
     }
 
     /// Writes results in one transaction. Each must name a present version (`versions[subject]`, or looked up).
@@ -49,7 +43,7 @@ extension Index {
                             ?? Self.presentVersion(db, role: r.role, subject: r.subject)
                     else { continue }
                     try insert.execute(arguments: [
-                        Self.source(role: r.role, subject: r.subject), version, r.subject,
+                        r.source, version, r.subject,
                         r.checkedAt.timeIntervalSince1970, r.deep ? 1 : 0,
                         r.outcome.rawValue, r.code, r.detail, r.skipped, r.bytesRead, r.entries, r.contentBytes,
                     ])

@@ -43,7 +43,7 @@ extension Render {
                 },
                 results: report.results.map {
                     .init(
-                        role: $0.walPosition != nil ? "wal" : $0.role.rawValue, subject: $0.subject,
+                        role: $0.source, subject: $0.subject,
                         outcome: $0.outcome.rawValue, code: $0.code,
                         detail: $0.detail, skipped: $0.skipped, bytesRead: $0.bytesRead, entries: $0.entries,
                         contentBytes: $0.contentBytes, checkedAt: UTC.rfc3339($0.checkedAt))
@@ -61,9 +61,7 @@ extension Render {
             // Replayed WAL segments come by the hundred: those not failed are one line per unbroken stretch of one
             // archive and outcome; a failed one has its own line.
             var rows: [[String]] = []
-            var stretches:
-                [(position: WALPosition, last: WALSegment, r: VerificationResult, count: Int, bytes: Int64)] =
-                    []
+            var segments: [(position: WALPosition, r: VerificationResult)] = []
             for r in report.results {
                 guard let position = r.walPosition, r.outcome != .failed else {
                     rows.append([
@@ -76,22 +74,22 @@ extension Render {
                     ])
                     continue
                 }
-                stretches.append((position, position.segment, r, 1, r.bytesRead))
+                segments.append((position, r))
             }
-            stretches.sort { ($0.position, $0.r.outcome.rawValue) < ($1.position, $1.r.outcome.rawValue) }
+            segments.sort { ($0.position, $0.r.outcome.rawValue) < ($1.position, $1.r.outcome.rawValue) }
             var merged: [(position: WALPosition, last: WALSegment, r: VerificationResult, count: Int, bytes: Int64)] =
                 []
-            for s in stretches {
-                if var open = merged.last, open.position.archive == s.position.archive,
-                    open.r.outcome == s.r.outcome, open.r.skipped == s.r.skipped,
-                    open.last.timeline == s.last.timeline, s.last.number <= open.last.number + 1
+            for (position, r) in segments {
+                if var open = merged.last, open.position.archive == position.archive, open.r.outcome == r.outcome,
+                    open.r.skipped == r.skipped, open.last.timeline == position.segment.timeline,
+                    position.segment.number <= open.last.number + 1
                 {
-                    open.last = s.last
+                    open.last = position.segment
                     open.count += 1
-                    open.bytes += s.bytes
+                    open.bytes += r.bytesRead
                     merged[merged.count - 1] = open
                 } else {
-                    merged.append(s)
+                    merged.append((position, position.segment, r, 1, r.bytesRead))
                 }
             }
             for m in merged {

@@ -145,21 +145,9 @@ public final class Verifier: @unchecked Sendable {
         var outcome: CheckOutcome?
         var read: Int64 = 0
         if segment.key.hasSuffix(".gz") {
-            let reader = CheckReader(.gzipStream(key: segment.key, size: segment.size, backupID: segment.key))
-            var stoppedForOthers = false
-            read = try target.stream(segment.key) { chunk in
-                run.count(chunk.count)
-                reader.feed(chunk)
-                if reader.isDone { return false }
-                if run.isFailed {
-                    stoppedForOthers = true
-                    return false
-                }
-                return true
-            }
-            if stoppedForOthers { return }  // no verdict on half an object
-            if !reader.isDone { try sameSize(read, segment.size, key: segment.key, target: target) }
-            outcome = reader.finish()
+            let check = ObjectCheck.gzipStream(key: segment.key, size: segment.size, backupID: segment.key)
+            guard let whole = try readWhole(check, run: run, target: target) else { return }
+            (outcome, read) = whole
         }
         let result = Verification.walResult(segment, outcome, bytesRead: read, checkedAt: now)
         try index.recordVerifications([result], versions: run.versions)
@@ -324,6 +312,15 @@ public final class Verifier: @unchecked Sendable {
     }
 
     private func runCheck(_ check: ObjectCheck, state: PlanState, run: Run, target: StorageTarget) throws {
+        guard let (outcome, read) = try readWhole(check, run: run, target: target) else { return }
+        if let outcomes = state.add(outcome, bytes: read) {
+            try finish(state, outcomes: outcomes, run: run)
+        }
+    }
+
+    /// Streams one object through its check; nil when another worker's failure stopped the read (no verdict on
+    /// half an object).
+    private func readWhole(_ check: ObjectCheck, run: Run, target: StorageTarget) throws -> (CheckOutcome, Int64)? {
         let reader = CheckReader(check)
         var stoppedForOthers = false
         let read = try target.stream(check.key) { chunk in
@@ -336,11 +333,9 @@ public final class Verifier: @unchecked Sendable {
             }
             return true
         }
-        if stoppedForOthers { return }
+        if stoppedForOthers { return nil }
         if !reader.isDone { try sameSize(read, check.size, key: check.key, target: target) }
-        if let outcomes = state.add(reader.finish(), bytes: read) {
-            try finish(state, outcomes: outcomes, run: run)
-        }
+        return (reader.finish(), read)
     }
 
     private func finish(_ state: PlanState, outcomes: [CheckOutcome], run: Run) throws {

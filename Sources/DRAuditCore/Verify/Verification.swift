@@ -54,6 +54,14 @@ public struct VerificationResult: Hashable, Codable, Sendable {
     /// The archived WAL segment the result is about, for a management result whose subject is a segment's key
     /// (backup ids never have a segment's form).
     public var walPosition: WALPosition? { role == .management ? WALPosition(key: subject) : nil }
+
+    /// What the result is about, as the index's `verifications.source` and the JSON outputs name it: its role, or
+    /// `wal` for an archived WAL segment (whose version is an object, not a backup).
+    public var source: String { Self.source(role: role, subject: subject) }
+
+    public static func source(role: Role, subject: String) -> String {
+        role == .management && WALPosition(key: subject) != nil ? "wal" : role.rawValue
+    }
 }
 
 /// What the index knows of earlier verifications, for the audit.
