@@ -260,6 +260,15 @@ struct VerifyCLITests {
                 $0["code"] == "ARCHIVE_CORRUPT" && $0["subject"] == damaged && $0["severity"] == "fail"
             })
         let segment = try #require(WALPosition(key: damaged)).segment.name
+        // The report names what failed as verify's JSON does.
+        let reportFile = dir.path("report.json")
+        #expect(
+            try cli(["report", "--config", config, "--now", testNowText, "--format", "json", "--output", reportFile])
+                .status == 0)
+        let attention = try #require(
+            (try json(String(contentsOfFile: reportFile, encoding: .utf8))["verification"] as? [String: Any])?[
+                "attention"] as? [[String: Any]])
+        #expect(attention.contains { $0["role"] as? String == "wal" && $0["subject"] as? String == damaged })
         #expect(
             findings.contains {
                 $0["code"] == "MGMT_WAL_GAP" && $0["message"]!.contains("\(segment) failed verification")

@@ -299,7 +299,7 @@ public struct Report: Sendable {
                     newestPairVerified: v.newestPairVerified,
                     attention: v.attention.map {
                         .init(
-                            role: $0.role.rawValue, subject: $0.subject, outcome: $0.outcome.rawValue, code: $0.code,
+                            role: $0.source, subject: $0.subject, outcome: $0.outcome.rawValue, code: $0.code,
                             detail: $0.outcome == .failed ? $0.detail : $0.skipped, checkedAt: UTC.rfc3339($0.checkedAt)
                         )
                     })
